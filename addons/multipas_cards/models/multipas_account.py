@@ -1,0 +1,554 @@
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL, float_compare
+
+_logger = logging.getLogger(__name__)
+
+ENTRY_KINDS = [
+    ("topup", "Top-up"),
+    ("purchase", "Purchase"),
+    ("benefit", "Benefit"),
+    ("fee", "Fee"),
+    ("refund", "Refund"),
+    ("transfer", "Transfer"),
+    ("adjustment", "Adjustment"),
+    ("closing", "Closing"),
+]
+# The sign each kind must have: +1 credits only, -1 debits only, 0 either.
+KIND_SIGN = {
+    "topup": 1,
+    "purchase": -1,
+    "benefit": 1,
+    "fee": -1,
+    "refund": 1,
+    "transfer": 0,
+    "adjustment": 0,
+    "closing": -1,
+}
+# Far above any real school payment; stops typos with extra zeros.
+MAX_POST_AMOUNT = 1_000_000
+MAX_KEY_LENGTH = 128
+
+# One statement does the whole posting, so a till pays one round trip:
+#  - `prior` finds an earlier posting with the same key (idempotency);
+#  - `upd` locks the account row and moves the balance only if the key is new,
+#    the state allows it, the funds (balance + credit limit) cover a debit and
+#    the daily limit (counted in the school's local day) holds;
+#  - `ins` writes the ledger entry with the balance right after it.
+# Two tills racing on one account serialise on the row lock; under Odoo's
+# REPEATABLE READ the loser gets a serialization failure and Odoo re-runs its
+# whole request, which then sees the winner's entry and balance.
+POST_SQL = """
+WITH prior AS (
+    SELECT id, amount, kind
+      FROM multipas_account_entry
+     WHERE account_id = %(account)s AND idempotency_key = %(key)s
+),
+local AS (
+    SELECT (%(now)s::timestamp AT TIME ZONE 'UTC'
+            AT TIME ZONE COALESCE(s.tz, 'UTC'))::date AS today
+      FROM multipas_account a
+      LEFT JOIN multipas_school s ON s.id = a.school_id
+     WHERE a.id = %(account)s
+),
+upd AS (
+    UPDATE multipas_account AS a
+       SET balance = a.balance + %(amount)s,
+           daily_spent = GREATEST(0, CASE WHEN a.daily_date = local.today
+                                          THEN a.daily_spent ELSE 0 END + %(spend)s),
+           daily_date = local.today,
+           write_uid = %(uid)s,
+           write_date = %(now)s
+      FROM local
+     WHERE a.id = %(account)s
+       AND NOT EXISTS (SELECT 1 FROM prior)
+       AND (a.state = 'open' OR (a.state = 'frozen' AND %(amount)s > 0))
+       AND (%(amount)s > 0 OR a.balance + %(amount)s >= -a.credit_limit)
+       AND (%(spend)s <= 0 OR a.daily_limit = 0
+            OR CASE WHEN a.daily_date = local.today THEN a.daily_spent ELSE 0 END
+               + %(spend)s <= a.daily_limit)
+ RETURNING a.id, a.balance, a.company_id, a.currency_id, a.school_id, a.holder_id
+),
+ins AS (
+    INSERT INTO multipas_account_entry (
+        account_id, date, amount, amount_in, amount_out, balance_after, kind,
+        idempotency_key, origin, note, company_id, currency_id, school_id,
+        class_id, create_uid, create_date, write_uid, write_date)
+    SELECT upd.id, %(now)s, %(amount)s, GREATEST(%(amount)s, 0),
+           GREATEST(-%(amount)s, 0), upd.balance, %(kind)s, %(key)s, %(origin)s,
+           %(note)s, upd.company_id, upd.currency_id, upd.school_id,
+           (SELECT h.class_id FROM multipas_cardholder h WHERE h.id = upd.holder_id),
+           %(uid)s, %(now)s, %(uid)s, %(now)s
+      FROM upd
+ RETURNING id
+)
+SELECT id, TRUE, NULL::numeric, NULL::varchar FROM ins
+ UNION ALL
+SELECT id, FALSE, amount, kind FROM prior
+"""
+
+
+def luhn_digit(digits):
+    """The Luhn check digit of a string of digits, so that a mistyped account
+    number in a bank transfer is caught instead of crediting a stranger."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 0:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return str((10 - total % 10) % 10)
+
+
+class MultipasAccount(models.Model):
+    """A personal account (лицевой счёт, regulation §1.3.7): one per cardholder.
+
+    The balance is a column of this row, changed only by :meth:`post`, which
+    writes one immutable ledger entry per change. Reading it never sums the
+    history.
+    """
+
+    _name = "multipas.account"
+    _description = "Personal account"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "number"
+    _rec_name = "number"
+
+    number = fields.Char(
+        required=True,
+        readonly=True,
+        copy=False,
+        index=True,
+        default="/",
+        help="The personal account number. Parents quote it as the payment "
+        "purpose of a bank transfer; its last digit is a check digit.",
+    )
+    holder_id = fields.Many2one(
+        "multipas.cardholder",
+        string="Cardholder",
+        required=True,
+        ondelete="restrict",
+        index=True,
+        readonly=True,
+    )
+    school_id = fields.Many2one(
+        related="holder_id.school_id", store=True, index=True, string="School"
+    )
+    class_id = fields.Many2one(related="holder_id.class_id", string="Class")
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(
+        "res.currency",
+        required=True,
+        readonly=True,
+        default=lambda self: self.env.company.currency_id,
+    )
+    balance = fields.Monetary(readonly=True, default=0.0, tracking=False)
+    credit_limit = fields.Monetary(
+        default=0.0,
+        tracking=True,
+        help="How far below zero the balance may go. 0: no credit.",
+    )
+    daily_limit = fields.Monetary(
+        default=0.0,
+        tracking=True,
+        help="The most the cardholder may spend on purchases in one school "
+        "day. 0: no limit.",
+    )
+    daily_spent = fields.Monetary(
+        string="Spent on the last day", readonly=True, default=0.0
+    )
+    daily_date = fields.Date(string="Last spending day", readonly=True)
+    spent_today = fields.Monetary(compute="_compute_spent_today")
+    low_balance_threshold = fields.Monetary(
+        default=100.0,
+        tracking=True,
+        help="Guardians are warned when the balance falls below this amount.",
+    )
+    state = fields.Selection(
+        [("open", "Open"), ("frozen", "Frozen"), ("closed", "Closed")],
+        required=True,
+        default="open",
+        readonly=True,
+        tracking=True,
+        index=True,
+    )
+    entry_ids = fields.One2many("multipas.account.entry", "account_id", string="Ledger entries")
+    entry_count = fields.Integer(compute="_compute_entry_count")
+
+    _sql_constraints = [
+        ("holder_uniq", "unique(holder_id)", "This cardholder already has a personal account."),
+        ("number_uniq", "unique(number)", "Another personal account has this number."),
+        ("credit_limit_positive", "CHECK(credit_limit >= 0)", "The credit limit can't be negative."),
+        ("daily_limit_positive", "CHECK(daily_limit >= 0)", "The daily limit can't be negative."),
+        (
+            "low_balance_threshold_positive",
+            "CHECK(low_balance_threshold >= 0)",
+            "The low-balance threshold can't be negative.",
+        ),
+        # The last line of defence behind post(): no write of any kind can
+        # take an account below its credit limit.
+        (
+            "balance_within_credit",
+            "CHECK(balance >= -credit_limit)",
+            "The balance can't go below the credit limit.",
+        ),
+    ]
+
+    @api.depends("daily_spent", "daily_date", "school_id.tz")
+    def _compute_spent_today(self):
+        for account in self:
+            today = fields.Date.context_today(
+                account.with_context(tz=account.school_id.tz or "UTC")
+            )
+            account.spent_today = account.daily_spent if account.daily_date == today else 0.0
+
+    def _compute_entry_count(self):
+        groups = self.env["multipas.account.entry"]._read_group(
+            [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+        )
+        counts = {account.id: count for account, count in groups}
+        for account in self:
+            account.entry_count = counts.get(account.id, 0)
+
+    @api.depends("number", "holder_id.name")
+    def _compute_display_name(self):
+        for account in self:
+            account.display_name = (
+                f"{account.number} {account.holder_id.name}"
+                if account.holder_id
+                else account.number
+            )
+
+    # === CRUD === #
+
+    PROTECTED_FIELDS = frozenset({"balance", "daily_spent", "daily_date"})
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if self.PROTECTED_FIELDS & vals.keys():
+                raise UserError(
+                    self.env._("A new personal account starts at zero; post entries to change it.")
+                )
+            if vals.get("number", "/") == "/":
+                base = self.env["ir.sequence"].sudo().next_by_code("multipas.account")
+                vals["number"] = base + luhn_digit(base)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if self.PROTECTED_FIELDS & vals.keys():
+            raise UserError(
+                self.env._("The balance changes only through ledger entries (post).")
+            )
+        if "credit_limit" in vals:
+            for account in self:
+                if account.balance < -vals["credit_limit"]:
+                    raise ValidationError(
+                        self.env._(
+                            "Account %(number)s owes %(debt)s: the credit limit can't "
+                            "go below that until the debt is repaid.",
+                            number=account.number,
+                            debt=-account.balance,
+                        )
+                    )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_with_history(self):
+        if self.env["multipas.account.entry"].sudo().search_count(
+            [("account_id", "in", self.ids)], limit=1
+        ):
+            raise UserError(
+                self.env._("A personal account with ledger entries can't be deleted; close it.")
+            )
+
+    # === POSTING === #
+
+    def _check_post_rights(self):
+        """Posting moves money: only the system itself (sudo, used by the
+        canteen, the device API and payment providers after their own checks)
+        and the operator's staff may call it directly."""
+        if self.env.su or self.env.user.has_group("multipas_cards.group_operator_clerk"):
+            return
+        raise AccessError(self.env._("Only the card operator's staff may post to personal accounts."))
+
+    def post(self, amount, kind, key, origin=None, note=None):
+        """Post one signed amount on this account and return its ledger entry.
+
+        :param amount: signed, in the company currency: > 0 credits, < 0 debits
+        :param kind: one of ``ENTRY_KINDS`` ("topup", "purchase", …)
+        :param key: idempotency key, unique per account: posting again with a
+            key already used returns the first entry and changes nothing
+        :param origin: ``"model,id"`` of what caused the posting
+        :param note: free text shown in the ledger
+        :returns: the ``multipas.account.entry`` (``balance_after`` is the
+            balance right after it)
+        :raises UserError: when the posting is refused (account frozen or
+            closed, insufficient funds, daily limit reached, bad arguments);
+            nothing is changed then
+        """
+        self.ensure_one()
+        self._check_post_rights()
+        amount, spend = self._validate_post_args(amount, kind, key, origin, note)
+        # Pending ORM writes (state, limits) must reach the row we lock.
+        self.flush_recordset(["state", "credit_limit", "daily_limit", "school_id"])
+        self.env.cr.execute(
+            SQL(
+                POST_SQL,
+                account=self.id,
+                amount=amount,
+                spend=spend,
+                kind=kind,
+                key=key,
+                origin=origin,
+                note=note,
+                uid=self.env.uid,
+                now=fields.Datetime.now(),
+            )
+        )
+        row = self.env.cr.fetchone()
+        self.invalidate_recordset(
+            ["balance", "daily_spent", "daily_date", "write_uid", "write_date", "entry_ids"]
+        )
+        if row is None:
+            self._raise_refusal(amount, spend)
+        entry_id, created, prior_amount, prior_kind = row
+        if not created and (
+            prior_kind != kind or float_compare(float(prior_amount), amount, 2) != 0
+        ):
+            raise UserError(
+                self.env._(
+                    "The key “%(key)s” was already used on account %(number)s for "
+                    "another posting (%(kind)s %(amount)s).",
+                    key=key,
+                    number=self.number,
+                    kind=prior_kind,
+                    amount=prior_amount,
+                )
+            )
+        return self.env["multipas.account.entry"].browse(entry_id)
+
+    def _validate_post_args(self, amount, kind, key, origin, note):
+        if kind not in KIND_SIGN:
+            raise UserError(self.env._("Unknown kind of posting: %(kind)s.", kind=kind))
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+            raise UserError(
+                self.env._(
+                    "A posting needs an idempotency key of 1 to %(max)s characters.",
+                    max=MAX_KEY_LENGTH,
+                )
+            )
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+            raise UserError(self.env._("The amount must be a number."))
+        amount = self.currency_id.round(amount)
+        if self.currency_id.is_zero(amount):
+            raise UserError(self.env._("Nothing to post: the amount is zero."))
+        if abs(amount) > MAX_POST_AMOUNT:
+            raise UserError(
+                self.env._(
+                    "%(amount)s is more than a single posting may move (%(max)s).",
+                    amount=amount,
+                    max=MAX_POST_AMOUNT,
+                )
+            )
+        sign = KIND_SIGN[kind]
+        if sign and (amount > 0) != (sign > 0):
+            raise UserError(
+                self.env._(
+                    "A %(kind)s must be a %(direction)s.",
+                    kind=dict(ENTRY_KINDS)[kind],
+                    direction=self.env._("credit") if sign > 0 else self.env._("debit"),
+                )
+            )
+        if origin is not None and not isinstance(origin, str):
+            raise UserError(self.env._("The origin must be written as “model,id”."))
+        if note is not None and not isinstance(note, str):
+            raise UserError(self.env._("The note must be text."))
+        # What counts against the daily limit: purchases, less same-day refunds.
+        spend = -amount if kind in ("purchase", "refund") else 0.0
+        return amount, spend
+
+    def _raise_refusal(self, amount, spend):
+        """Explain why the posting statement changed nothing."""
+        account = self.sudo()
+        if account.state == "closed":
+            raise UserError(self.env._("Account %(number)s is closed.", number=account.number))
+        if account.state == "frozen" and amount < 0:
+            raise UserError(
+                self.env._(
+                    "Account %(number)s is frozen: no payments until the operator "
+                    "unfreezes it.",
+                    number=account.number,
+                )
+            )
+        if amount < 0 and account.balance + amount < -account.credit_limit:
+            raise UserError(
+                self.env._(
+                    "Insufficient funds on account %(number)s: balance %(balance)s, "
+                    "%(needed)s needed.",
+                    number=account.number,
+                    balance=account.balance,
+                    needed=-amount,
+                )
+            )
+        if spend > 0 and account.daily_limit:
+            raise UserError(
+                self.env._(
+                    "Daily limit reached on account %(number)s: %(spent)s of "
+                    "%(limit)s already spent today.",
+                    number=account.number,
+                    spent=account.spent_today,
+                    limit=account.daily_limit,
+                )
+            )
+        raise UserError(
+            self.env._(
+                "The posting on account %(number)s was refused; try again.",
+                number=account.number,
+            )
+        )
+
+    # === STATE === #
+
+    def _check_manager(self):
+        if not (self.env.su or self.env.user.has_group("multipas_cards.group_operator_manager")):
+            raise AccessError(
+                self.env._("Only an operator manager may freeze, unfreeze or close accounts.")
+            )
+
+    def action_freeze(self):
+        self._check_manager()
+        for account in self:
+            if account.state != "open":
+                raise UserError(
+                    self.env._("Only an open account can be frozen (%(number)s).", number=account.number)
+                )
+        self.write({"state": "frozen"})
+
+    def action_unfreeze(self):
+        self._check_manager()
+        for account in self:
+            if account.state != "frozen":
+                raise UserError(
+                    self.env._("Account %(number)s is not frozen.", number=account.number)
+                )
+        self.write({"state": "open"})
+
+    def action_close(self):
+        """Close accounts whose balance is zero (refund or move it first)."""
+        self._check_manager()
+        for account in self:
+            if account.state == "closed":
+                raise UserError(
+                    self.env._("Account %(number)s is already closed.", number=account.number)
+                )
+            if not account.currency_id.is_zero(account.balance):
+                raise UserError(
+                    self.env._(
+                        "Account %(number)s still holds %(balance)s: refund it to a "
+                        "guardian or move it to another account before closing.",
+                        number=account.number,
+                        balance=account.balance,
+                    )
+                )
+        self.write({"state": "closed"})
+
+    def action_open_entries(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Ledger of %(number)s", number=self.number),
+            "res_model": "multipas.account.entry",
+            "view_mode": "list,pivot,graph,form",
+            "domain": [("account_id", "=", self.id)],
+        }
+
+    def action_open_post_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Post to account"),
+            "res_model": "multipas.account.post.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_account_id": self.id},
+        }
+
+    # === INTEGRITY === #
+
+    @api.model
+    def _find_inconsistent_accounts(self):
+        """Return {account_id: reason} for every account whose balance is not
+        the sum of its entries or whose chain of balance_after is broken."""
+        problems = {}
+        self.env["multipas.account"].flush_model()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT a.id, a.balance, COALESCE(e.total, 0), e.last_after
+                  FROM multipas_account a
+                  LEFT JOIN (
+                        SELECT account_id, SUM(amount) AS total,
+                               (ARRAY_AGG(balance_after ORDER BY id DESC))[1] AS last_after
+                          FROM multipas_account_entry
+                         GROUP BY account_id
+                  ) e ON e.account_id = a.id
+                 WHERE a.balance != COALESCE(e.total, 0)
+                    OR a.balance != COALESCE(e.last_after, 0)
+                """
+            )
+        )
+        for account_id, balance, total, last_after in rows:
+            problems[account_id] = self.env._(
+                "balance %(balance)s, sum of entries %(total)s, last balance after %(last)s",
+                balance=balance,
+                total=total,
+                last=last_after,
+            )
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT account_id, MIN(id)
+                  FROM (SELECT account_id, id, amount, balance_after,
+                               LAG(balance_after) OVER (PARTITION BY account_id ORDER BY id) AS prev
+                          FROM multipas_account_entry) chain
+                 WHERE balance_after != COALESCE(prev, 0) + amount
+                 GROUP BY account_id
+                """
+            )
+        )
+        for account_id, entry_id in rows:
+            problems.setdefault(
+                account_id,
+                self.env._("the chain of balances breaks at entry %(entry)s", entry=entry_id),
+            )
+        return problems
+
+    @api.model
+    def _cron_check_integrity(self):
+        """Prove balance == Σ entries for every account; raise an activity for
+        the operator on each mismatch (once while it stays open)."""
+        problems = self._find_inconsistent_accounts()
+        if not problems:
+            return
+        activity_type = self.env.ref("multipas_cards.mail_activity_ledger_mismatch")
+        manager = (
+            self.env.ref("multipas_cards.group_operator_manager").sudo().user_ids.filtered("active")[:1]
+            or self.env.ref("base.user_admin")
+        )
+        for account in self.browse(list(problems)).sudo():
+            _logger.warning("Ledger mismatch on account %s: %s", account.number, problems[account.id])
+            if account.activity_ids.filtered(lambda a: a.activity_type_id == activity_type):
+                continue
+            account.activity_schedule(
+                activity_type_id=activity_type.id,
+                summary=self.env._("Ledger mismatch"),
+                note=problems[account.id],
+                user_id=manager.id,
+            )

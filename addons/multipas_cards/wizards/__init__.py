@@ -1,0 +1,2 @@
+from . import multipas_account_post_wizard
+from . import multipas_card_block_wizard
