@@ -310,7 +310,10 @@ class MultipasAccount(models.Model):
                 note=note,
                 uid=self.env.uid,
                 now=fields.Datetime.now(),
-            )
+            ),
+            # A serialization failure here is expected under load: Odoo
+            # re-runs the request, so it is not worth an ERROR in the log.
+            log_exceptions=False,
         )
         row = self.env.cr.fetchone()
         self.invalidate_recordset(
@@ -539,7 +542,7 @@ class MultipasAccount(models.Model):
             return
         activity_type = self.env.ref("multipas_cards.mail_activity_ledger_mismatch")
         manager = (
-            self.env.ref("multipas_cards.group_operator_manager").sudo().user_ids.filtered("active")[:1]
+            self.env.ref("multipas_cards.group_operator_manager").sudo().users.filtered("active")[:1]
             or self.env.ref("base.user_admin")
         )
         for account in self.browse(list(problems)).sudo():

@@ -158,10 +158,15 @@ class MultipasCard(models.Model):
                 raise UserError(
                     self.env._("A new card starts as new or in stock; issue it afterwards.")
                 )
+        self.browse()._check_uid_free([vals["uid"] for vals in vals_list if vals.get("uid")])
         return super().create(vals_list)
 
     def write(self, vals):
         self._normalize_vals(vals)
+        if vals.get("uid"):
+            if len(self) > 1:
+                raise UserError(self.env._("Each card has its own UID: edit them one by one."))
+            self._check_uid_free([vals["uid"]])
         if "holder_id" in vals:
             for card in self:
                 if card.state not in ("new", "stock") and card.holder_id.id != vals["holder_id"]:
@@ -174,21 +179,28 @@ class MultipasCard(models.Model):
                     )
         return super().write(vals)
 
-    @api.constrains("uid", "state")
-    def _check_uid_unique(self):
-        for card in self.filtered(lambda c: c.state != "retired"):
-            other = self.search(
-                [("uid", "=", card.uid), ("state", "!=", "retired"), ("id", "!=", card.id)],
-                limit=1,
-            )
-            if other:
-                raise ValidationError(
-                    self.env._(
-                        "UID %(uid)s is already used by card %(number)s.",
-                        uid=card.uid,
-                        number=other.sudo().number,
-                    )
+    def _check_uid_free(self, uids):
+        """Refuse UIDs already used by a card in use (checked before writing,
+        so the user reads a sentence instead of an index violation)."""
+        seen = set()
+        for uid in uids:
+            if uid in seen:
+                raise ValidationError(self.env._("UID %(uid)s appears twice.", uid=uid))
+            seen.add(uid)
+        if not seen:
+            return
+        other = self.sudo().search(
+            [("uid", "in", list(seen)), ("state", "!=", "retired"), ("id", "not in", self.ids)],
+            limit=1,
+        )
+        if other:
+            raise ValidationError(
+                self.env._(
+                    "UID %(uid)s is already used by card %(number)s.",
+                    uid=other.uid,
+                    number=other.number,
                 )
+            )
 
     @api.constrains("holder_id", "school_id")
     def _check_holder_school(self):
