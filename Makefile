@@ -5,6 +5,7 @@
 #   make lint                     ruff + pylint-odoo mandatory checks
 #   make format                   let ruff fix import order and formatting
 #   make pot                      export addons/*/i18n/<addon>.pot and merge into ru.po
+#   make readme                   addons/*/README.rst from readme/*.md fragments
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -21,10 +22,10 @@ ODOO := cd var && $(PYTHON) -m odoo
 LINT_DIRS := $(wildcard addons devices tests bench tools)
 ADDON_DIRS := $(patsubst %/__manifest__.py,%,$(wildcard addons/*/__manifest__.py))
 
-.PHONY: help setup demo test lint format pot
+.PHONY: help setup demo test lint format pot readme
 
 help:
-	@sed -n '2,7s/^# *//p' Makefile
+	@sed -n '2,8s/^# *//p' Makefile
 
 setup:
 	bash tools/setup.sh
@@ -39,6 +40,7 @@ lint:
 	$(PYTHON) -m ruff check $(LINT_DIRS) || status=1
 	echo "ruff format --check $(LINT_DIRS)"
 	$(PYTHON) -m ruff format --check $(LINT_DIRS) || status=1
+	$(PYTHON) tools/gen_addon_readme.py --check || status=1
 	if [ -n "$(ADDON_DIRS)" ]; then
 	    echo "pylint --rcfile=.pylintrc-mandatory $(ADDON_DIRS)"
 	    $(PYTHON) -m pylint --rcfile=.pylintrc-mandatory $(ADDON_DIRS) || status=1
@@ -98,3 +100,7 @@ pot:
 	    fi
 	    echo "make pot: $$addon: i18n/$$addon.pot, i18n/ru.po"
 	done
+
+# addons/*/README.rst from their readme/*.md fragments (OCA layout).
+readme:
+	$(PYTHON) tools/gen_addon_readme.py

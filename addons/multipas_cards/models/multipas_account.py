@@ -157,12 +157,9 @@ class MultipasAccount(models.Model):
     daily_limit = fields.Monetary(
         default=0.0,
         tracking=True,
-        help="The most the cardholder may spend on purchases in one school "
-        "day. 0: no limit.",
+        help="The most the cardholder may spend on purchases in one school day. 0: no limit.",
     )
-    daily_spent = fields.Monetary(
-        string="Spent on the last day", readonly=True, default=0.0
-    )
+    daily_spent = fields.Monetary(string="Spent on the last day", readonly=True, default=0.0)
     daily_date = fields.Date(string="Last spending day", readonly=True)
     spent_today = fields.Monetary(compute="_compute_spent_today")
     low_balance_threshold = fields.Monetary(
@@ -184,7 +181,11 @@ class MultipasAccount(models.Model):
     _sql_constraints = [
         ("holder_uniq", "unique(holder_id)", "This cardholder already has a personal account."),
         ("number_uniq", "unique(number)", "Another personal account has this number."),
-        ("credit_limit_positive", "CHECK(credit_limit >= 0)", "The credit limit can't be negative."),
+        (
+            "credit_limit_positive",
+            "CHECK(credit_limit >= 0)",
+            "The credit limit can't be negative.",
+        ),
         ("daily_limit_positive", "CHECK(daily_limit >= 0)", "The daily limit can't be negative."),
         (
             "low_balance_threshold_positive",
@@ -243,9 +244,7 @@ class MultipasAccount(models.Model):
 
     def write(self, vals):
         if self.PROTECTED_FIELDS & vals.keys():
-            raise UserError(
-                self.env._("The balance changes only through ledger entries (post).")
-            )
+            raise UserError(self.env._("The balance changes only through ledger entries (post)."))
         if "credit_limit" in vals:
             for account in self:
                 if account.balance < -vals["credit_limit"]:
@@ -261,8 +260,10 @@ class MultipasAccount(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_with_history(self):
-        if self.env["multipas.account.entry"].sudo().search_count(
-            [("account_id", "in", self.ids)], limit=1
+        if (
+            self.env["multipas.account.entry"]
+            .sudo()
+            .search_count([("account_id", "in", self.ids)], limit=1)
         ):
             raise UserError(
                 self.env._("A personal account with ledger entries can't be deleted; close it.")
@@ -276,7 +277,9 @@ class MultipasAccount(models.Model):
         and the operator's staff may call it directly."""
         if self.env.su or self.env.user.has_group("multipas_cards.group_operator_clerk"):
             return
-        raise AccessError(self.env._("Only the card operator's staff may post to personal accounts."))
+        raise AccessError(
+            self.env._("Only the card operator's staff may post to personal accounts.")
+        )
 
     def post(self, amount, kind, key, origin=None, note=None):
         """Post one signed amount on this account and return its ledger entry.
@@ -385,8 +388,7 @@ class MultipasAccount(models.Model):
         if account.state == "frozen" and amount < 0:
             raise UserError(
                 self.env._(
-                    "Account %(number)s is frozen: no payments until the operator "
-                    "unfreezes it.",
+                    "Account %(number)s is frozen: no payments until the operator unfreezes it.",
                     number=account.number,
                 )
             )
@@ -430,7 +432,9 @@ class MultipasAccount(models.Model):
         for account in self:
             if account.state != "open":
                 raise UserError(
-                    self.env._("Only an open account can be frozen (%(number)s).", number=account.number)
+                    self.env._(
+                        "Only an open account can be frozen (%(number)s).", number=account.number
+                    )
                 )
         self.write({"state": "frozen"})
 
@@ -541,12 +545,13 @@ class MultipasAccount(models.Model):
         if not problems:
             return
         activity_type = self.env.ref("multipas_cards.mail_activity_ledger_mismatch")
-        manager = (
-            self.env.ref("multipas_cards.group_operator_manager").sudo().users.filtered("active")[:1]
-            or self.env.ref("base.user_admin")
-        )
+        manager = self.env.ref("multipas_cards.group_operator_manager").sudo().users.filtered(
+            "active"
+        )[:1] or self.env.ref("base.user_admin")
         for account in self.browse(list(problems)).sudo():
-            _logger.warning("Ledger mismatch on account %s: %s", account.number, problems[account.id])
+            _logger.warning(
+                "Ledger mismatch on account %s: %s", account.number, problems[account.id]
+            )
             if account.activity_ids.filtered(lambda a: a.activity_type_id == activity_type):
                 continue
             account.activity_schedule(

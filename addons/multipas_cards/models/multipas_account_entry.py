@@ -58,12 +58,14 @@ class MultipasAccountEntry(models.Model):
         )
 
     @api.model_create_multi
-    def create(self, vals_list):
+    def create(self, vals_list):  # pylint: disable=method-required-super
+        # Refused on purpose: entries come only from post(), which writes SQL.
         raise UserError(
             self.env._("Ledger entries are made only by posting on a personal account.")
         )
 
-    def write(self, vals):
+    def write(self, vals):  # pylint: disable=method-required-super
+        # Refused on purpose: a correction is a counter-entry.
         raise UserError(
             self.env._("Ledger entries can't be changed; post a counter-entry instead.")
         )
@@ -76,4 +78,6 @@ class MultipasAccountEntry(models.Model):
     def _compute_display_name(self):
         kinds = dict(self._fields["kind"]._description_selection(self.env))
         for entry in self:
-            entry.display_name = f"{entry.account_id.number} {kinds.get(entry.kind, '')} {entry.amount}"
+            entry.display_name = (
+                f"{entry.account_id.number} {kinds.get(entry.kind, '')} {entry.amount}"
+            )

@@ -89,7 +89,6 @@ class MultipasCard(models.Model):
     company_id = fields.Many2one(related="school_id.company_id", store=True)
     holder_id = fields.Many2one(
         "multipas.cardholder",
-        string="Holder",
         index=True,
         tracking=True,
         ondelete="restrict",
@@ -227,9 +226,7 @@ class MultipasCard(models.Model):
                         "Card %(number)s is %(state)s and can't become %(new)s.",
                         number=card.number,
                         state=card._state_label(),
-                        new=dict(self._fields["state"]._description_selection(self.env))[
-                            new_state
-                        ],
+                        new=dict(self._fields["state"]._description_selection(self.env))[new_state],
                     )
                 )
         self.write(dict(vals, state=new_state))
@@ -257,9 +254,7 @@ class MultipasCard(models.Model):
                         holder=card.holder_id.name,
                     )
                 )
-            current = card.holder_id.card_ids.filtered(
-                lambda c: c.state == "issued" and c != card
-            )
+            current = card.holder_id.card_ids.filtered(lambda c: c.state == "issued" and c != card)
             if current:
                 raise UserError(
                     self.env._(

@@ -16,9 +16,7 @@ class MultipasCardholder(models.Model):
     _order = "school_id, class_id, name"
     _check_company_auto = True
 
-    partner_id = fields.Many2one(
-        "res.partner", required=True, ondelete="cascade", index=True
-    )
+    partner_id = fields.Many2one("res.partner", required=True, ondelete="cascade", index=True)
     last_name = fields.Char(required=True, tracking=True)
     first_name = fields.Char(required=True, tracking=True)
     patronymic = fields.Char(tracking=True)
@@ -39,7 +37,6 @@ class MultipasCardholder(models.Model):
     )
     class_id = fields.Many2one(
         "multipas.class",
-        string="Class",
         index=True,
         tracking=True,
         domain="[('school_id', '=', school_id)]",
@@ -68,8 +65,7 @@ class MultipasCardholder(models.Model):
         "cardholder_id",
         "partner_id",
         string="Guardians",
-        help="Parents or legal guardians (subscribers) who see this child in "
-        "their cabinet.",
+        help="Parents or legal guardians (subscribers) who see this child in their cabinet.",
     )
     card_ids = fields.One2many("multipas.card", "holder_id", string="Cards")
     card_id = fields.Many2one(
@@ -82,7 +78,7 @@ class MultipasCardholder(models.Model):
     account_id = fields.Many2one(
         "multipas.account", compute="_compute_account_id", string="Personal account"
     )
-    balance = fields.Monetary(compute="_compute_account_id", string="Balance")
+    balance = fields.Monetary(compute="_compute_account_id")
     currency_id = fields.Many2one(related="school_id.currency_id")
 
     @api.depends("card_ids.state")
@@ -140,8 +136,7 @@ class MultipasCardholder(models.Model):
             if holder.class_id and holder.class_id.school_id != holder.school_id:
                 raise ValidationError(
                     self.env._(
-                        "%(name)s can't be in class %(cls)s: the class belongs to "
-                        "another school.",
+                        "%(name)s can't be in class %(cls)s: the class belongs to another school.",
                         name=holder.name,
                         cls=holder.class_id.display_name,
                     )

@@ -15,9 +15,7 @@ class MultipasClass(models.Model):
     _order = "school_id, school_year desc, grade, letter"
 
     name = fields.Char(compute="_compute_name", store=True, index=True)
-    school_id = fields.Many2one(
-        "multipas.school", required=True, ondelete="restrict", index=True
-    )
+    school_id = fields.Many2one("multipas.school", required=True, ondelete="restrict", index=True)
     company_id = fields.Many2one(related="school_id.company_id", store=True)
     grade = fields.Integer(required=True, tracking=True)
     letter = fields.Char(required=True, size=2, tracking=True)
@@ -31,8 +29,7 @@ class MultipasClass(models.Model):
         string="Class teacher",
         tracking=True,
         index=True,
-        help="Sees the pupils of this class and runs its organised meals "
-        "(regulation §8.2).",
+        help="Sees the pupils of this class and runs its organised meals (regulation §8.2).",
     )
     active = fields.Boolean(default=True)
     cardholder_ids = fields.One2many("multipas.cardholder", "class_id", string="Pupils")

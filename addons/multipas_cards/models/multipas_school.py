@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+
 from odoo.addons.base.models.res_partner import _tz_get
 
 # Perm, where the regulation's school is, keeps Yekaterinburg time (UTC+5).
@@ -64,7 +65,6 @@ class MultipasSchool(models.Model):
     )
     caterer_id = fields.Many2one(
         "res.partner",
-        string="Caterer",
         help="The canteen operator serving this school (regulation §1.2).",
     )
     reserve_min = fields.Integer(
@@ -108,8 +108,7 @@ class MultipasSchool(models.Model):
             ),
         }
         by_kind = {
-            kind: {school.id: count for school, count in groups}
-            for kind, groups in counts.items()
+            kind: {school.id: count for school, count in groups} for kind, groups in counts.items()
         }
         for school in self:
             school.class_count = by_kind["class"].get(school.id, 0)

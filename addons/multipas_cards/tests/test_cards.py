@@ -10,7 +10,9 @@ class TestCards(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.school = cls.env["multipas.school"].create({"name": "Card school", "code": "CARDS1"})
-        cls.other_school = cls.env["multipas.school"].create({"name": "Other school", "code": "CARDS2"})
+        cls.other_school = cls.env["multipas.school"].create(
+            {"name": "Other school", "code": "CARDS2"}
+        )
         cls.holder = cls.env["multipas.cardholder"].create(
             {"last_name": "Белова", "first_name": "Вера", "school_id": cls.school.id}
         )
@@ -124,7 +126,11 @@ class TestCards(TransactionCase):
         card = self._card("C-1", "04000000000009", state="stock", holder_id=self.holder.id)
         card.action_issue()
         action = card.action_open_block_wizard()
-        wizard = self.env[action["res_model"]].with_context(action["context"]).create({"reason": "stolen"})
+        wizard = (
+            self.env[action["res_model"]]
+            .with_context(**action["context"])
+            .create({"reason": "stolen"})
+        )
         wizard.action_block()
         self.assertEqual((card.state, card.block_reason), ("blocked", "stolen"))
 

@@ -81,9 +81,11 @@ class TestLedger(TransactionCase):
 
     def test_key_is_per_account(self):
         """Test that two accounts may use the same key independently."""
-        other = self.env["multipas.cardholder"].create(
-            {"last_name": "Кузнецов", "first_name": "Пётр", "school_id": self.school.id}
-        ).account_id
+        other = (
+            self.env["multipas.cardholder"]
+            .create({"last_name": "Кузнецов", "first_name": "Пётр", "school_id": self.school.id})
+            .account_id
+        )
         self.account.post(10, "topup", "shared")
         other.post(10, "topup", "shared")
         self.assertEqual(self.account.balance, 10)
@@ -216,7 +218,14 @@ class TestLedger(TransactionCase):
         wizard = (
             self.env["multipas.account.post.wizard"]
             .with_user(self.clerk)
-            .create({"account_id": self.account.id, "kind": "topup", "amount": 250, "reference": "ПП 12"})
+            .create(
+                {
+                    "account_id": self.account.id,
+                    "kind": "topup",
+                    "amount": 250,
+                    "reference": "ПП 12",
+                }
+            )
         )
         wizard.action_post()
         wizard.action_post()
@@ -234,8 +243,12 @@ class TestLedger(TransactionCase):
         }
         self.account.post(100, "topup", "t")
         with self.assertRaises(AccessError):
-            self.env["multipas.account.post.wizard"].with_user(self.clerk).create(values).action_post()
-        self.env["multipas.account.post.wizard"].with_user(self.manager).create(values).action_post()
+            self.env["multipas.account.post.wizard"].with_user(self.clerk).create(
+                values
+            ).action_post()
+        self.env["multipas.account.post.wizard"].with_user(self.manager).create(
+            values
+        ).action_post()
         self.assertEqual(self.account.balance, 80)
 
     def test_wizard_rejects_bad_amount(self):
@@ -264,7 +277,9 @@ class TestLedgerIntegrity(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.school = cls.env["multipas.school"].create({"name": "Integrity school", "code": "INTEG1"})
+        cls.school = cls.env["multipas.school"].create(
+            {"name": "Integrity school", "code": "INTEG1"}
+        )
         cls.holders = cls.env["multipas.cardholder"].create(
             [
                 {"last_name": "Орлов", "first_name": "Илья", "school_id": cls.school.id},
@@ -294,7 +309,9 @@ class TestLedgerIntegrity(TransactionCase):
         self.assertEqual(list(problems), [account.id])
         self.env["multipas.account"]._cron_check_integrity()
         self.env["multipas.account"]._cron_check_integrity()
-        activities = account.activity_ids.filtered(lambda a: a.activity_type_id == self.activity_type)
+        activities = account.activity_ids.filtered(
+            lambda a: a.activity_type_id == self.activity_type
+        )
         self.assertEqual(len(activities), 1, "one activity while the mismatch stays open")
         self.assertFalse(self.holders[1].account_id.activity_ids)
 

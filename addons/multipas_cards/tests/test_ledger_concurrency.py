@@ -89,7 +89,9 @@ class TestLedgerConcurrency(BaseCase):
                     tuple(cls.account_ids),
                 )
             )
-            env.cr.execute(SQL("DELETE FROM multipas_account WHERE id IN %s", tuple(cls.account_ids)))
+            env.cr.execute(
+                SQL("DELETE FROM multipas_account WHERE id IN %s", tuple(cls.account_ids))
+            )
             env["multipas.cardholder"].browse(cls.holder_ids).unlink()
             env["multipas.school"].browse(cls.school_id).unlink()
         super().tearDownClass()
@@ -169,7 +171,9 @@ class TestLedgerConcurrency(BaseCase):
                     amount, kind = -round(rnd.uniform(5, 25), 2), "purchase"
                 else:
                     amount, kind = round(rnd.uniform(5, 25), 2), "topup"
-                entry_id, refused = post_with_retry(self.race_registry, account_id, amount, kind, f"one-{index}-{op}")
+                entry_id, refused = post_with_retry(
+                    self.race_registry, account_id, amount, kind, f"one-{index}-{op}"
+                )
                 if not refused:
                     applied.append(amount)
 
@@ -187,9 +191,21 @@ class TestLedgerConcurrency(BaseCase):
             for op in range(20):
                 account_id = rnd.choice(self.account_ids)
                 if rnd.random() < 0.6:
-                    post_with_retry(self.race_registry, account_id, -round(rnd.uniform(1, 40), 2), "purchase", f"many-{index}-{op}")
+                    post_with_retry(
+                        self.race_registry,
+                        account_id,
+                        -round(rnd.uniform(1, 40), 2),
+                        "purchase",
+                        f"many-{index}-{op}",
+                    )
                 else:
-                    post_with_retry(self.race_registry, account_id, round(rnd.uniform(1, 40), 2), "topup", f"many-{index}-{op}")
+                    post_with_retry(
+                        self.race_registry,
+                        account_id,
+                        round(rnd.uniform(1, 40), 2),
+                        "topup",
+                        f"many-{index}-{op}",
+                    )
 
         self._run_threads(work)
         self._assert_ledger_sound()
@@ -202,7 +218,9 @@ class TestLedgerConcurrency(BaseCase):
         results = []
 
         def work(index):
-            results.append(post_with_retry(self.race_registry, account_id, 42, "topup", "the-one-key"))
+            results.append(
+                post_with_retry(self.race_registry, account_id, 42, "topup", "the-one-key")
+            )
 
         self._run_threads(work)
         self.assertEqual(len({entry_id for entry_id, _refused in results}), 1)
