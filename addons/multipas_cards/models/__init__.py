@@ -7,3 +7,4 @@ from . import multipas_account
 from . import multipas_account_entry
 from . import res_partner
 from . import res_users
+from . import multipas_demo

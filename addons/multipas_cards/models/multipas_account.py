@@ -2,7 +2,7 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, float_compare
+from odoo.tools import SQL, float_compare, format_amount
 
 _logger = logging.getLogger(__name__)
 
@@ -31,62 +31,104 @@ KIND_SIGN = {
 MAX_POST_AMOUNT = 1_000_000
 MAX_KEY_LENGTH = 128
 
-# One statement does the whole posting, so a till pays one round trip:
-#  - `prior` finds an earlier posting with the same key (idempotency);
-#  - `upd` locks the account row and moves the balance only if the key is new,
-#    the state allows it, the funds (balance + credit limit) cover a debit and
-#    the daily limit (counted in the school's local day) holds;
-#  - `ins` writes the ledger entry with the balance right after it.
+# The posting runs inside PostgreSQL as one PL/pgSQL function, so a till pays
+# one round trip and no query planning (PL/pgSQL caches its plans per
+# connection). It
+#  - returns the earlier entry when the key was already posted (idempotency);
+#  - locks the account row, rounds the amount to the currency, and refuses
+#    (changing nothing) when the state, the funds (balance + credit limit) or
+#    the daily limit, counted in the school's local day, don't allow it;
+#  - moves the balance and writes the entry with the balance right after it.
 # Two tills racing on one account serialise on the row lock; under Odoo's
-# REPEATABLE READ the loser gets a serialization failure and Odoo re-runs its
-# whole request, which then sees the winner's entry and balance.
-POST_SQL = """
-WITH prior AS (
-    SELECT id, amount, kind
-      FROM multipas_account_entry
-     WHERE account_id = %(account)s AND idempotency_key = %(key)s
-),
-local AS (
-    SELECT (%(now)s::timestamp AT TIME ZONE 'UTC'
-            AT TIME ZONE COALESCE(s.tz, 'UTC'))::date AS today
+# REPEATABLE READ the later one gets a serialization failure and Odoo re-runs
+# its whole request, which then sees the first one's entry and balance.
+POST_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION multipas_account_post(
+    p_account integer, p_amount numeric, p_kind varchar, p_key varchar,
+    p_origin varchar, p_note varchar, p_uid integer, p_now timestamp)
+RETURNS TABLE (entry_id integer, status varchar, amount numeric, kind varchar,
+               balance_after numeric)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_prior record;
+    v_acc record;
+    v_amount numeric;
+    v_today date;
+    v_spent numeric;
+    v_spend numeric;
+    v_balance numeric;
+    v_entry integer;
+BEGIN
+    SELECT e.id, e.amount, e.kind, e.balance_after INTO v_prior
+      FROM multipas_account_entry e
+     WHERE e.account_id = p_account AND e.idempotency_key = p_key;
+    IF FOUND THEN
+        RETURN QUERY SELECT v_prior.id, 'exists'::varchar, v_prior.amount,
+                            v_prior.kind, v_prior.balance_after;
+        RETURN;
+    END IF;
+
+    SELECT a.balance, a.credit_limit, a.daily_limit, a.daily_spent, a.daily_date,
+           a.state, a.company_id, a.currency_id, a.school_id, h.class_id,
+           c.rounding, c.decimal_places, COALESCE(s.tz, 'UTC') AS tz
+      INTO v_acc
       FROM multipas_account a
+      JOIN res_currency c ON c.id = a.currency_id
       LEFT JOIN multipas_school s ON s.id = a.school_id
-     WHERE a.id = %(account)s
-),
-upd AS (
-    UPDATE multipas_account AS a
-       SET balance = a.balance + %(amount)s,
-           daily_spent = GREATEST(0, CASE WHEN a.daily_date = local.today
-                                          THEN a.daily_spent ELSE 0 END + %(spend)s),
-           daily_date = local.today,
-           write_uid = %(uid)s,
-           write_date = %(now)s
-      FROM local
-     WHERE a.id = %(account)s
-       AND NOT EXISTS (SELECT 1 FROM prior)
-       AND (a.state = 'open' OR (a.state = 'frozen' AND %(amount)s > 0))
-       AND (%(amount)s > 0 OR a.balance + %(amount)s >= -a.credit_limit)
-       AND (%(spend)s <= 0 OR a.daily_limit = 0
-            OR CASE WHEN a.daily_date = local.today THEN a.daily_spent ELSE 0 END
-               + %(spend)s <= a.daily_limit)
- RETURNING a.id, a.balance, a.company_id, a.currency_id, a.school_id, a.holder_id
-),
-ins AS (
+      LEFT JOIN multipas_cardholder h ON h.id = a.holder_id
+     WHERE a.id = p_account
+       FOR NO KEY UPDATE OF a;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT NULL::integer, 'missing'::varchar, NULL::numeric,
+                            NULL::varchar, NULL::numeric;
+        RETURN;
+    END IF;
+
+    v_amount := round(round(p_amount / v_acc.rounding) * v_acc.rounding,
+                      v_acc.decimal_places);
+    v_today := (p_now AT TIME ZONE 'UTC' AT TIME ZONE v_acc.tz)::date;
+    v_spent := CASE WHEN v_acc.daily_date = v_today THEN v_acc.daily_spent ELSE 0 END;
+    -- What counts against the daily limit: purchases, less same-day refunds.
+    v_spend := CASE WHEN p_kind IN ('purchase', 'refund') THEN -v_amount ELSE 0 END;
+
+    IF v_amount = 0 THEN
+        status := 'zero';
+    ELSIF v_acc.state = 'closed' OR (v_acc.state = 'frozen' AND v_amount < 0) THEN
+        status := v_acc.state;
+    ELSIF v_amount < 0 AND v_acc.balance + v_amount < -v_acc.credit_limit THEN
+        status := 'funds';
+    ELSIF v_spend > 0 AND v_acc.daily_limit > 0
+          AND v_spent + v_spend > v_acc.daily_limit THEN
+        status := 'daily_limit';
+    END IF;
+    IF status IS NOT NULL THEN
+        RETURN QUERY SELECT NULL::integer, status, v_amount, p_kind, v_acc.balance;
+        RETURN;
+    END IF;
+
+    UPDATE multipas_account
+       SET balance = balance + v_amount,
+           daily_spent = GREATEST(0, v_spent + v_spend),
+           daily_date = v_today,
+           write_uid = p_uid,
+           write_date = p_now
+     WHERE id = p_account
+    RETURNING multipas_account.balance INTO v_balance;
+
     INSERT INTO multipas_account_entry (
         account_id, date, amount, amount_in, amount_out, balance_after, kind,
         idempotency_key, origin, note, company_id, currency_id, school_id,
         class_id, create_uid, create_date, write_uid, write_date)
-    SELECT upd.id, %(now)s, %(amount)s, GREATEST(%(amount)s, 0),
-           GREATEST(-%(amount)s, 0), upd.balance, %(kind)s, %(key)s, %(origin)s,
-           %(note)s, upd.company_id, upd.currency_id, upd.school_id,
-           (SELECT h.class_id FROM multipas_cardholder h WHERE h.id = upd.holder_id),
-           %(uid)s, %(now)s, %(uid)s, %(now)s
-      FROM upd
- RETURNING id
-)
-SELECT id, TRUE, NULL::numeric, NULL::varchar FROM ins
- UNION ALL
-SELECT id, FALSE, amount, kind FROM prior
+    VALUES (
+        p_account, p_now, v_amount, GREATEST(v_amount, 0), GREATEST(-v_amount, 0),
+        v_balance, p_kind, p_key, p_origin, p_note, v_acc.company_id,
+        v_acc.currency_id, v_acc.school_id, v_acc.class_id,
+        p_uid, p_now, p_uid, p_now)
+    RETURNING id INTO v_entry;
+
+    RETURN QUERY SELECT v_entry, 'posted'::varchar, v_amount, p_kind, v_balance;
+END;
+$fn$
 """
 
 
@@ -197,7 +239,7 @@ class MultipasAccount(models.Model):
         (
             "balance_within_credit",
             "CHECK(balance >= -credit_limit)",
-            "The balance can't go below the credit limit.",
+            "The balance can't go further below zero than the credit limit allows.",
         ),
     ]
 
@@ -226,6 +268,17 @@ class MultipasAccount(models.Model):
                 else account.number
             )
 
+    def init(self):
+        self.env.cr.execute(SQL(POST_FUNCTION_SQL))
+
+    def _fmt(self, amount):
+        """An amount as the user reads it: «1 250,00 ₽»."""
+        return format_amount(self.env, amount, self.currency_id or self.env.company.currency_id)
+
+    def _kind_label(self, kind):
+        kinds = self.env["multipas.account.entry"]._fields["kind"]._description_selection(self.env)
+        return dict(kinds).get(kind, kind)
+
     # === CRUD === #
 
     PROTECTED_FIELDS = frozenset({"balance", "daily_spent", "daily_date"})
@@ -244,7 +297,7 @@ class MultipasAccount(models.Model):
 
     def write(self, vals):
         if self.PROTECTED_FIELDS & vals.keys():
-            raise UserError(self.env._("The balance changes only through ledger entries (post)."))
+            raise UserError(self.env._("The balance changes only through ledger entries."))
         if "credit_limit" in vals:
             for account in self:
                 if account.balance < -vals["credit_limit"]:
@@ -253,7 +306,7 @@ class MultipasAccount(models.Model):
                             "Account %(number)s owes %(debt)s: the credit limit can't "
                             "go below that until the debt is repaid.",
                             number=account.number,
-                            debt=-account.balance,
+                            debt=account._fmt(-account.balance),
                         )
                     )
         return super().write(vals)
@@ -281,7 +334,7 @@ class MultipasAccount(models.Model):
             self.env._("Only the card operator's staff may post to personal accounts.")
         )
 
-    def post(self, amount, kind, key, origin=None, note=None):
+    def post(self, amount, kind, key, origin=None, note=None, date=None):
         """Post one signed amount on this account and return its ledger entry.
 
         :param amount: signed, in the company currency: > 0 credits, < 0 debits
@@ -290,6 +343,8 @@ class MultipasAccount(models.Model):
             key already used returns the first entry and changes nothing
         :param origin: ``"model,id"`` of what caused the posting
         :param note: free text shown in the ledger
+        :param date: when the movement happened, for importing history from a
+            previous system (sudo only, never in the future); default: now
         :returns: the ``multipas.account.entry`` (``balance_after`` is the
             balance right after it)
         :raises UserError: when the posting is refused (account frozen or
@@ -298,49 +353,54 @@ class MultipasAccount(models.Model):
         """
         self.ensure_one()
         self._check_post_rights()
-        amount, spend = self._validate_post_args(amount, kind, key, origin, note)
+        self._validate_post_args(amount, kind, key, origin, note)
+        now = fields.Datetime.now()
+        if date is not None:
+            if not self.env.su:
+                raise AccessError(self.env._("Only the system may post with a past date."))
+            date = fields.Datetime.to_datetime(date)
+            if date > now:
+                raise UserError(self.env._("A posting can't be dated in the future."))
         # Pending ORM writes (state, limits) must reach the row we lock.
         self.flush_recordset(["state", "credit_limit", "daily_limit", "school_id"])
         self.env.cr.execute(
             SQL(
-                POST_SQL,
-                account=self.id,
-                amount=amount,
-                spend=spend,
-                kind=kind,
-                key=key,
-                origin=origin,
-                note=note,
-                uid=self.env.uid,
-                now=fields.Datetime.now(),
+                "SELECT * FROM multipas_account_post(%s, %s, %s, %s, %s, %s, %s, %s)",
+                self.id,
+                amount,
+                kind,
+                key,
+                origin,
+                note,
+                self.env.uid,
+                date or now,
             ),
             # A serialization failure here is expected under load: Odoo
             # re-runs the request, so it is not worth an ERROR in the log.
             log_exceptions=False,
         )
-        row = self.env.cr.fetchone()
+        entry_id, status, posted_amount, posted_kind, _balance = self.env.cr.fetchone()
         self.invalidate_recordset(
             ["balance", "daily_spent", "daily_date", "write_uid", "write_date", "entry_ids"]
         )
-        if row is None:
-            self._raise_refusal(amount, spend)
-        entry_id, created, prior_amount, prior_kind = row
-        if not created and (
-            prior_kind != kind or float_compare(float(prior_amount), amount, 2) != 0
-        ):
-            raise UserError(
-                self.env._(
-                    "The key “%(key)s” was already used on account %(number)s for "
-                    "another posting (%(kind)s %(amount)s).",
-                    key=key,
-                    number=self.number,
-                    kind=prior_kind,
-                    amount=prior_amount,
+        if status == "exists":
+            if posted_kind != kind or float_compare(float(posted_amount), amount, 2) != 0:
+                raise UserError(
+                    self.env._(
+                        "The key “%(key)s” was already used on account %(number)s for "
+                        "another posting (%(kind)s %(amount)s).",
+                        key=key,
+                        number=self.number,
+                        kind=self._kind_label(posted_kind),
+                        amount=self._fmt(float(posted_amount)),
+                    )
                 )
-            )
+        elif status != "posted":
+            self._raise_refusal(status, float(posted_amount or 0.0))
         return self.env["multipas.account.entry"].browse(entry_id)
 
     def _validate_post_args(self, amount, kind, key, origin, note):
+        """Refuse malformed arguments before touching the database."""
         if kind not in KIND_SIGN:
             raise UserError(self.env._("Unknown kind of posting: %(kind)s.", kind=kind))
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
@@ -352,72 +412,76 @@ class MultipasAccount(models.Model):
             )
         if isinstance(amount, bool) or not isinstance(amount, (int, float)):
             raise UserError(self.env._("The amount must be a number."))
-        amount = self.currency_id.round(amount)
-        if self.currency_id.is_zero(amount):
+        if not amount:
             raise UserError(self.env._("Nothing to post: the amount is zero."))
         if abs(amount) > MAX_POST_AMOUNT:
             raise UserError(
                 self.env._(
                     "%(amount)s is more than a single posting may move (%(max)s).",
-                    amount=amount,
-                    max=MAX_POST_AMOUNT,
+                    amount=self._fmt(amount),
+                    max=self._fmt(MAX_POST_AMOUNT),
                 )
             )
         sign = KIND_SIGN[kind]
-        if sign and (amount > 0) != (sign > 0):
+        if sign > 0 and amount < 0:
             raise UserError(
                 self.env._(
-                    "A %(kind)s must be a %(direction)s.",
-                    kind=dict(ENTRY_KINDS)[kind],
-                    direction=self.env._("credit") if sign > 0 else self.env._("debit"),
+                    "A posting of kind “%(kind)s” must credit the account: give a positive amount.",
+                    kind=self._kind_label(kind),
+                )
+            )
+        if sign < 0 and amount > 0:
+            raise UserError(
+                self.env._(
+                    "A posting of kind “%(kind)s” must debit the account: give a negative amount.",
+                    kind=self._kind_label(kind),
                 )
             )
         if origin is not None and not isinstance(origin, str):
             raise UserError(self.env._("The origin must be written as “model,id”."))
         if note is not None and not isinstance(note, str):
             raise UserError(self.env._("The note must be text."))
-        # What counts against the daily limit: purchases, less same-day refunds.
-        spend = -amount if kind in ("purchase", "refund") else 0.0
-        return amount, spend
 
-    def _raise_refusal(self, amount, spend):
-        """Explain why the posting statement changed nothing."""
+    def _raise_refusal(self, status, amount):
+        """Explain, in the user's language, why the posting was refused."""
         account = self.sudo()
-        if account.state == "closed":
+        if status == "zero":
+            raise UserError(
+                self.env._(
+                    "Nothing to post: the amount rounds to zero in %(currency)s.",
+                    currency=account.currency_id.name,
+                )
+            )
+        if status == "closed":
             raise UserError(self.env._("Account %(number)s is closed.", number=account.number))
-        if account.state == "frozen" and amount < 0:
+        if status == "frozen":
             raise UserError(
                 self.env._(
                     "Account %(number)s is frozen: no payments until the operator unfreezes it.",
                     number=account.number,
                 )
             )
-        if amount < 0 and account.balance + amount < -account.credit_limit:
+        if status == "funds":
             raise UserError(
                 self.env._(
                     "Insufficient funds on account %(number)s: balance %(balance)s, "
                     "%(needed)s needed.",
                     number=account.number,
-                    balance=account.balance,
-                    needed=-amount,
+                    balance=account._fmt(account.balance),
+                    needed=account._fmt(-amount),
                 )
             )
-        if spend > 0 and account.daily_limit:
+        if status == "daily_limit":
             raise UserError(
                 self.env._(
                     "Daily limit reached on account %(number)s: %(spent)s of "
                     "%(limit)s already spent today.",
                     number=account.number,
-                    spent=account.spent_today,
-                    limit=account.daily_limit,
+                    spent=account._fmt(account.spent_today),
+                    limit=account._fmt(account.daily_limit),
                 )
             )
-        raise UserError(
-            self.env._(
-                "The posting on account %(number)s was refused; try again.",
-                number=account.number,
-            )
-        )
+        raise UserError(self.env._("Personal account %(id)s doesn't exist.", id=self.id))
 
     # === STATE === #
 
@@ -461,7 +525,7 @@ class MultipasAccount(models.Model):
                         "Account %(number)s still holds %(balance)s: refund it to a "
                         "guardian or move it to another account before closing.",
                         number=account.number,
-                        balance=account.balance,
+                        balance=account._fmt(account.balance),
                     )
                 )
         self.write({"state": "closed"})

@@ -48,9 +48,7 @@ class MultipasCardholder(models.Model):
         tracking=True,
         help="Entitles the pupil to free or subsidised meals.",
     )
-    allergies = fields.Text(
-        help="Food allergies the cashier must check before selling (regulation §8.3)."
-    )
+    allergies = fields.Text(help="Food allergies the cashier is shown when the pupil pays.")
     diet = fields.Text(string="Diet notes")
     state = fields.Selection(
         [("enrolled", "Enrolled"), ("left", "Left")],

@@ -29,7 +29,7 @@ class MultipasClass(models.Model):
         string="Class teacher",
         tracking=True,
         index=True,
-        help="Sees the pupils of this class and runs its organised meals (regulation §8.2).",
+        help="Sees the pupils of this class and pays for its organised meals (regulation §8.2).",
     )
     active = fields.Boolean(default=True)
     cardholder_ids = fields.One2many("multipas.cardholder", "class_id", string="Pupils")

@@ -65,7 +65,7 @@ class MultipasSchool(models.Model):
     )
     caterer_id = fields.Many2one(
         "res.partner",
-        help="The canteen operator serving this school (regulation §1.2).",
+        help="The catering company that runs this school's canteen (regulation §1.2).",
     )
     reserve_min = fields.Integer(
         string="Minimum reserve cards",

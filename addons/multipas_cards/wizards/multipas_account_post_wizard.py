@@ -8,7 +8,7 @@ MANUAL_KINDS = [
     ("topup", "Top-up (cash or bank transfer received)"),
     ("refund", "Refund"),
     ("fee", "Fee"),
-    ("adjustment", "Adjustment (operator manager)"),
+    ("adjustment", "Adjustment"),
 ]
 
 
