@@ -41,6 +41,8 @@ class MultipasCardholder(models.Model):
         tracking=True,
         domain="[('school_id', '=', school_id)]",
     )
+    class_name = fields.Char(related="class_id.name", string="Class name")
+    school_code = fields.Char(related="school_id.code", string="School code")
     birth_date = fields.Date(tracking=True)
     benefit_category_id = fields.Many2one(
         "multipas.benefit.category",
