@@ -536,6 +536,30 @@ def run_pytest_suite(folder):
 # --- main -------------------------------------------------------------------------------
 
 
+# Checks that need no database: each is one test that passes or fails.
+STATIC_CHECKS = [
+    ("every addon's ru.po is complete", ["tools/check_i18n.py"]),
+    ("every addon's README.rst is up to date", ["tools/gen_addon_readme.py", "--check"]),
+]
+
+
+def run_static_checks():
+    passed = failed = 0
+    say("== Static checks")
+    for name, cmd in STATIC_CHECKS:
+        proc = subprocess.run(
+            [sys.executable, *cmd], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        if proc.returncode == 0:
+            passed += 1
+            say(f"ok: {name}")
+        else:
+            failed += 1
+            say(f"FAILURE: {name}:")
+            say((proc.stdout + proc.stderr).strip())
+    return passed, failed
+
+
 def main(argv):
     if "--list-addons" in argv:
         print(",".join(selected_addons()))
@@ -551,7 +575,7 @@ def main(argv):
     # SIGTERM (CI cancelling us) must still run the cleanup in `finally` blocks.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     VAR.mkdir(exist_ok=True)
-    passed = failed = 0
+    passed, failed = run_static_checks()
 
     if odoo is None:
         say(f"FAILURE: {reason}: install Odoo 18.0 first (README prerequisites, or docker/).")
