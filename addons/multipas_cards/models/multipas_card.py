@@ -176,7 +176,12 @@ class MultipasCard(models.Model):
                             state=card._state_label(),
                         )
                     )
-        return super().write(vals)
+        result = super().write(vals)
+        if "school_id" in vals and not self.env.su:
+            # Rules are checked on the records before the write: check again
+            # so nobody moves a card into a school they don't serve.
+            self.check_access("write")
+        return result
 
     def _check_uid_free(self, uids):
         """Refuse UIDs already used by a card in use (checked before writing,

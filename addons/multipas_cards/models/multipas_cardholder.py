@@ -102,32 +102,68 @@ class MultipasCardholder(models.Model):
             for field in ("last_name", "first_name", "patronymic")
         ]
 
+    def _split_partner_vals(self, vals):
+        """Separate the values of delegated partner fields from our own."""
+        partner_vals = {
+            name: vals.pop(name)
+            for name in list(vals)
+            if name in self._fields and self._fields[name].inherited and name != "partner_id"
+        }
+        return partner_vals
+
     @api.model_create_multi
     def create(self, vals_list):
+        # The child's partner is written under sudo: school staff have no
+        # right on contacts in general, only on the cardholders their record
+        # rules give them, which the ORM checks when the cardholder is created.
+        self.check_access("create")
         for vals in vals_list:
             vals["name"] = self._compose_name(*self._name_parts(vals))
-            # A child is never a company nor anyone's customer; keep the
-            # partner out of contact pickers that look for companies.
-            vals.setdefault("is_company", False)
+            partner_vals = self._split_partner_vals(vals)
+            if not vals.get("partner_id"):
+                partner_vals.setdefault("is_company", False)
+                vals["partner_id"] = self.env["res.partner"].sudo().create(partner_vals).id
+            elif partner_vals:
+                self.env["res.partner"].sudo().browse(vals["partner_id"]).write(partner_vals)
         holders = super().create(vals_list)
         holders._ensure_account()
         return holders
 
     def write(self, vals):
-        result = super().write(vals)
-        if {"last_name", "first_name", "patronymic"} & vals.keys():
-            for holder in self:
-                holder.partner_id.name = self._compose_name(
+        vals = dict(vals)
+        partner_vals = self._split_partner_vals(vals)
+        if partner_vals or {"last_name", "first_name", "patronymic"} & vals.keys():
+            self.check_access("write")
+        result = super().write(vals) if vals else True
+        if "school_id" in vals and not self.env.su:
+            # Rules are checked on the records before the write: check again
+            # so nobody moves a person into a school they don't serve.
+            self.check_access("write")
+        for holder in self:
+            holder_partner_vals = dict(partner_vals)
+            if {"last_name", "first_name", "patronymic"} & vals.keys():
+                holder_partner_vals["name"] = self._compose_name(
                     holder.last_name, holder.first_name, holder.patronymic
                 )
+            if holder_partner_vals:
+                holder.partner_id.sudo().write(holder_partner_vals)
         return result
 
     def _ensure_account(self):
         """Open the personal account each cardholder has (one per person)."""
         missing = self.filtered(lambda h: not h.account_ids)
         if missing:
+            # The account belongs to the operator company of the school,
+            # whoever registers the person.
             self.env["multipas.account"].sudo().create(
-                [{"holder_id": holder.id} for holder in missing]
+                [
+                    {
+                        "holder_id": holder.id,
+                        "company_id": holder.company_id.id,
+                        "currency_id": holder.company_id.currency_id.id,
+                    }
+                    for holder in missing
+                ]
             )
 
     @api.constrains("class_id", "school_id")

@@ -84,7 +84,12 @@ class MultipasClass(models.Model):
     def write(self, vals):
         if vals.get("letter"):
             vals["letter"] = vals["letter"].strip().upper()
-        return super().write(vals)
+        result = super().write(vals)
+        if "school_id" in vals and not self.env.su:
+            # Rules are checked on the records before the write: check again
+            # so nobody moves a class into a school they don't serve.
+            self.check_access("write")
+        return result
 
     def action_open_pupils(self):
         self.ensure_one()

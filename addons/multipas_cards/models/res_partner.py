@@ -8,8 +8,12 @@ class ResPartner(models.Model):
 
     _inherit = "res.partner"
 
+    # active_test off: an archived child must stay a child for record rules.
     multipas_cardholder_ids = fields.One2many(
-        "multipas.cardholder", "partner_id", string="Cardholder records"
+        "multipas.cardholder",
+        "partner_id",
+        string="Cardholder records",
+        context={"active_test": False},
     )
     multipas_child_ids = fields.Many2many(
         "multipas.cardholder",
@@ -17,6 +21,7 @@ class ResPartner(models.Model):
         "partner_id",
         "cardholder_id",
         string="Children",
+        context={"active_test": False},
         help="The cardholders this person is a guardian of.",
     )
     multipas_child_count = fields.Integer(compute="_compute_multipas_child_count")
