@@ -8,3 +8,5 @@ from . import multipas_account_entry
 from . import res_partner
 from . import res_users
 from . import multipas_demo
+from . import multipas_card_reissue
+from . import product_template

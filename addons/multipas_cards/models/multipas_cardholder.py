@@ -195,6 +195,17 @@ class MultipasCardholder(models.Model):
             else:
                 holder.display_name = holder.name or ""
 
+    def action_open_reissue_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reissue a card"),
+            "res_model": "multipas.card.reissue.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_holder_id": self.id},
+        }
+
     def action_open_account(self):
         self.ensure_one()
         return {

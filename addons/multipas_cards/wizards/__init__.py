@@ -1,2 +1,3 @@
 from . import multipas_account_post_wizard
 from . import multipas_card_block_wizard
+from . import multipas_card_reissue_wizard
