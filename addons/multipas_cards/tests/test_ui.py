@@ -112,6 +112,8 @@ MENUS_ALL = {
     "menu_class",
     "menu_guardian",
     "menu_cards",
+    "menu_card",
+    "menu_card_reissue",
     "menu_money",
     "menu_account",
     "menu_account_entry",
@@ -119,8 +121,14 @@ MENUS_ALL = {
     "menu_config",
     "menu_school",
     "menu_benefit_category",
+    "menu_tariff",
 }
-MENUS_SCHOOL_STAFF = MENUS_ALL - {"menu_config", "menu_school", "menu_benefit_category"}
+MENUS_SCHOOL_STAFF = MENUS_ALL - {
+    "menu_config",
+    "menu_school",
+    "menu_benefit_category",
+    "menu_tariff",
+}
 MENUS_PEOPLE_ONLY = {"menu_root", "menu_people", "menu_cardholder", "menu_class"}
 
 
@@ -237,7 +245,10 @@ class TestMultipasUi(MultipasCommon, HttpCase):
                     },
                 ),
                 (self.class_a2, {"stat": ["action_open_pupils"]}),
-                (self.pupil_a1, {"stat": ["action_open_account"]}),
+                (
+                    self.pupil_a1,
+                    {"stat": ["action_open_account"], "wizards": ["action_open_reissue_wizard"]},
+                ),
                 (self.card_a1, {"wizards": ["action_open_block_wizard"]}),
                 (self.reserve_a, {}),
                 (self.account_a1, {"stat": ["action_open_entries"]}),
