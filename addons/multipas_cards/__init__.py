@@ -1,2 +1,6 @@
 from . import models
 from . import wizards
+
+
+def uninstall_hook(env):
+    env["multipas.account"]._drop_post_function()

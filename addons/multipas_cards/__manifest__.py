@@ -11,6 +11,7 @@
     "development_status": "Alpha",
     "application": True,
     "installable": True,
+    "uninstall_hook": "uninstall_hook",
     "depends": ["mail", "portal", "product", "resource"],
     "data": [
         "security/multipas_security.xml",

@@ -1,8 +1,9 @@
 import logging
+import math
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, float_compare, format_amount
+from odoo.tools import SQL, format_amount
 
 _logger = logging.getLogger(__name__)
 
@@ -68,7 +69,9 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT a.balance, a.credit_limit, a.daily_limit, a.daily_spent, a.daily_date,
+    SELECT a.balance, COALESCE(a.credit_limit, 0) AS credit_limit,
+           COALESCE(a.daily_limit, 0) AS daily_limit,
+           COALESCE(a.daily_spent, 0) AS daily_spent, a.daily_date,
            a.state, a.company_id, a.currency_id, a.school_id, h.class_id,
            c.rounding, c.decimal_places, COALESCE(s.tz, 'UTC') AS tz
       INTO v_acc
@@ -190,21 +193,26 @@ class MultipasAccount(models.Model):
         readonly=True,
         default=lambda self: self.env.company.currency_id,
     )
-    balance = fields.Monetary(readonly=True, default=0.0, tracking=False)
+    balance = fields.Monetary(readonly=True, required=True, default=0.0)
     credit_limit = fields.Monetary(
+        required=True,
         default=0.0,
         tracking=True,
         help="How far below zero the balance may go. 0: no credit.",
     )
     daily_limit = fields.Monetary(
+        required=True,
         default=0.0,
         tracking=True,
         help="The most the cardholder may spend on purchases in one school day. 0: no limit.",
     )
-    daily_spent = fields.Monetary(string="Spent on the last day", readonly=True, default=0.0)
+    daily_spent = fields.Monetary(
+        string="Spent on the last day", readonly=True, required=True, default=0.0
+    )
     daily_date = fields.Date(string="Last spending day", readonly=True)
     spent_today = fields.Monetary(compute="_compute_spent_today")
     low_balance_threshold = fields.Monetary(
+        required=True,
         default=100.0,
         tracking=True,
         help="Guardians are warned when the balance falls below this amount.",
@@ -270,6 +278,15 @@ class MultipasAccount(models.Model):
 
     def init(self):
         self.env.cr.execute(SQL(POST_FUNCTION_SQL))
+
+    def _drop_post_function(self):
+        """Called by the uninstall hook: the function goes with the tables."""
+        self.env.cr.execute(
+            SQL(
+                "DROP FUNCTION IF EXISTS multipas_account_post("
+                "integer, numeric, varchar, varchar, varchar, varchar, integer, timestamp)"
+            )
+        )
 
     def _fmt(self, amount):
         """An amount as the user reads it: «1 250,00 ₽»."""
@@ -384,7 +401,10 @@ class MultipasAccount(models.Model):
             ["balance", "daily_spent", "daily_date", "write_uid", "write_date", "entry_ids"]
         )
         if status == "exists":
-            if posted_kind != kind or float_compare(float(posted_amount), amount, 2) != 0:
+            currency = self.currency_id
+            if posted_kind != kind or currency.compare_amounts(
+                float(posted_amount), currency.round(amount)
+            ):
                 raise UserError(
                     self.env._(
                         "The key “%(key)s” was already used on account %(number)s for "
@@ -410,7 +430,11 @@ class MultipasAccount(models.Model):
                     max=MAX_KEY_LENGTH,
                 )
             )
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, (int, float))
+            or not math.isfinite(amount)
+        ):
             raise UserError(self.env._("The amount must be a number."))
         if not amount:
             raise UserError(self.env._("Nothing to post: the amount is zero."))

@@ -66,6 +66,8 @@ class MultipasCard(models.Model):
         required=True,
         copy=False,
         tracking=True,
+        # The lookup on every tap uses this plain index: the ORM writes
+        # "state != 'retired'" in a form the partial unique index can't serve.
         index=True,
         help="The chip's unique identifier as the reader reports it, in hexadecimal.",
     )

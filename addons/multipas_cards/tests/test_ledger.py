@@ -74,6 +74,12 @@ class TestLedger(TransactionCase):
         self.assertEqual(self.account.balance, 300)
         self.assertEqual(self._entry_count(), 1)
 
+    def test_replay_of_unrounded_amount(self):
+        """Test that a replay with the same unrounded amount returns the first entry."""
+        first = self.account.post(10.004, "topup", "unrounded")
+        self.assertEqual(self.account.post(10.004, "topup", "unrounded"), first)
+        self.assertEqual(self.account.balance, 10.0)
+
     def test_same_key_other_posting_refused(self):
         """Test that reusing a key for a different amount is refused, not silently merged."""
         self.account.post(300, "topup", "reused")
@@ -175,6 +181,8 @@ class TestLedger(TransactionCase):
         self.assertRefused(10_000_000, "topup", "k6", "more than")
         self.assertRefused("10", "topup", "k7", "number")
         self.assertRefused(True, "topup", "k8", "number")
+        self.assertRefused(float("nan"), "topup", "k9", "number")
+        self.assertRefused(float("inf"), "topup", "k10", "number")
 
     def test_amount_rounded_to_currency(self):
         """Test that amounts are rounded to the currency's precision."""
