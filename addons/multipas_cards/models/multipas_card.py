@@ -243,6 +243,7 @@ class MultipasCard(models.Model):
     def action_to_stock(self):
         """Cards handed over to the school go into its stock."""
         self._set_state("stock")
+        self.school_id._check_reserve_levels()
 
     def action_issue(self):
         """Hand a card over to its holder (regulation §3.6.1)."""
@@ -261,7 +262,15 @@ class MultipasCard(models.Model):
                         holder=card.holder_id.name,
                     )
                 )
-            current = card.holder_id.card_ids.filtered(lambda c: c.state == "issued" and c != card)
+            # A search, not the cached one2many: it sees pending writes.
+            current = self.sudo().search(
+                [
+                    ("holder_id", "=", card.holder_id.id),
+                    ("state", "=", "issued"),
+                    ("id", "!=", card.id),
+                ],
+                limit=1,
+            )
             if current:
                 raise UserError(
                     self.env._(
@@ -271,6 +280,7 @@ class MultipasCard(models.Model):
                     )
                 )
         self._set_state("issued", issued_date=fields.Datetime.now())
+        self.school_id._check_reserve_levels()
 
     def action_block(self, reason="other", note=None):
         """Block a card at once: taps with it are refused from now on."""

@@ -73,6 +73,11 @@ class MultipasSchool(models.Model):
         help="The operator is warned when the school's stock of reserve "
         "cards falls below this number (regulation §3.6.3, §8.5).",
     )
+    reserve_count = fields.Integer(
+        compute="_compute_counts",
+        string="Reserve cards",
+        help="Cards in the school's stock without a holder, ready to replace a lost one.",
+    )
     class_ids = fields.One2many("multipas.class", "school_id", string="Classes")
     cardholder_ids = fields.One2many("multipas.cardholder", "school_id")
     class_count = fields.Integer(compute="_compute_counts")
@@ -107,6 +112,11 @@ class MultipasSchool(models.Model):
                 [("school_id", "in", self.ids)], ["school_id"], ["__count"]
             ),
         }
+        counts["reserve"] = self.env["multipas.card"]._read_group(
+            [("school_id", "in", self.ids), ("state", "=", "stock"), ("holder_id", "=", False)],
+            ["school_id"],
+            ["__count"],
+        )
         by_kind = {
             kind: {school.id: count for school, count in groups} for kind, groups in counts.items()
         }
@@ -114,6 +124,7 @@ class MultipasSchool(models.Model):
             school.class_count = by_kind["class"].get(school.id, 0)
             school.cardholder_count = by_kind["cardholder"].get(school.id, 0)
             school.card_count = by_kind["card"].get(school.id, 0)
+            school.reserve_count = by_kind["reserve"].get(school.id, 0)
 
     @api.model
     def _current_school_year(self, day=None):
@@ -134,7 +145,10 @@ class MultipasSchool(models.Model):
             "res_model": model,
             "view_mode": "list,form",
             "domain": [("school_id", "=", self.id)],
-            "context": {"default_school_id": self.id},
+            "context": {
+                **{k: v for k, v in self.env.context.items() if k.startswith("search_default_")},
+                "default_school_id": self.id,
+            },
         }
 
     def action_open_classes(self):
@@ -147,3 +161,41 @@ class MultipasSchool(models.Model):
 
     def action_open_cards(self):
         return self._action_open("multipas.card", self.env._("Cards"))
+
+    def _check_reserve_levels(self):
+        """Warn the operator when a school's reserve falls below its minimum
+        (§3.6.3: the operator supplies reserve cards; §8.5 relies on them).
+        One open activity per school at a time, closed once restocked."""
+        activity_type = self.env.ref("multipas_cards.mail_activity_reserve_low")
+        manager = self.env.ref("multipas_cards.group_operator_manager").sudo().users.filtered(
+            "active"
+        )[:1] or self.env.ref("base.user_admin")
+        for school in self.sudo().filtered("active"):
+            open_activities = school.activity_ids.filtered(
+                lambda a: a.activity_type_id == activity_type
+            )
+            if school.reserve_count >= school.reserve_min:
+                # Restocked: the warning has done its job.
+                open_activities.action_feedback(
+                    feedback=self.env._(
+                        "Reserve restocked: %(count)s cards.", count=school.reserve_count
+                    )
+                )
+                continue
+            if open_activities:
+                continue
+            school.activity_schedule(
+                activity_type_id=activity_type.id,
+                summary=self.env._("Reserve cards below minimum"),
+                note=self.env._(
+                    "%(school)s has %(count)s reserve cards left; the minimum is %(minimum)s.",
+                    school=school.name,
+                    count=school.reserve_count,
+                    minimum=school.reserve_min,
+                ),
+                user_id=manager.id,
+            )
+
+    @api.model
+    def _cron_check_reserve_levels(self):
+        self.search([])._check_reserve_levels()

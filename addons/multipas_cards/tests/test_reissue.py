@@ -127,3 +127,32 @@ class TestReissue(MultipasCommon):
         wizard = self._wizard(self.user_manager, self.pupil_a1, new_card_id=self.reserve_a)
         with self.assertRaisesRegex(UserError, "has left"):
             wizard.action_reissue()
+
+    def test_reserve_below_minimum_warns_operator(self):
+        """Test that issuing the last reserve cards below the minimum raises one
+        activity for the operator on the school, and the count is shown."""
+        activity_type = self.env.ref("multipas_cards.mail_activity_reserve_low")
+        # Setting up the world issued cards under the default minimum of 10.
+        self.assertTrue(self.school_a.activity_ids)
+        self.school_a.activity_ids.unlink()
+        self.school_a.reserve_min = 1
+        self.assertEqual(self.school_a.reserve_count, 1)
+        self.school_a._check_reserve_levels()
+        self.assertFalse(self.school_a.activity_ids)
+        self._wizard(
+            self.user_coordinator, self.pupil_a1, new_card_id=self.reserve_a
+        ).action_reissue()
+        self.school_a.invalidate_recordset(["reserve_count"])
+        self.assertEqual(self.school_a.reserve_count, 0)
+        self.env["multipas.school"]._cron_check_reserve_levels()
+        activities = self.school_a.activity_ids.filtered(
+            lambda a: a.activity_type_id == activity_type
+        )
+        self.assertEqual(len(activities), 1)
+        self.assertIn("0", activities.note)
+        self.env["multipas.card"].create(
+            {"number": "MP-RESTOCK", "uid": "04AA00000000FF", "school_id": self.school_a.id}
+        ).action_to_stock()
+        self.assertFalse(
+            self.school_a.activity_ids.filtered(lambda a: a.activity_type_id == activity_type)
+        )
