@@ -36,7 +36,6 @@ Usage: python3 bench/balance_read.py [--entries 10000,10000000] [--json] [--keep
 """
 
 import argparse
-import json
 import random
 import subprocess
 import sys
@@ -432,20 +431,11 @@ def main(argv=None):
         for size, data in report["sizes"].items()
     }
     report["ok"] = not any(bad.values())
-    report["machine"]["loadavg_after"] = common.loadavg()
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print_report(report)
-    return 0 if report["ok"] else 1
+    return common.finish(report, args, print_report)
 
 
 def print_report(r):
-    m = r["machine"]
-    print(
-        f"machine: {m.get('cpu')} × {m['nproc']}, {m.get('memory')} RAM, PostgreSQL {m['postgresql']}, Odoo {m['odoo']}"
-    )
-    print(f"load average before / after: {m['loadavg']} / {m['loadavg_after']}")
+    common.print_machine(r["machine"])
     print(f"{r['accounts']:,} accounts, {r['cards']:,} cards")
     header = f"{'entries':>12} {'read':<20} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean':>8} {'max':>8}"
     print("\n" + header)

@@ -677,3 +677,25 @@ def wait_quiet(max_load, timeout):
         say(f"load average {os.getloadavg()[0]:.2f} >= {max_load}: waiting")
         time.sleep(15)
     return loadavg()
+
+
+def finish(report, args, print_report):
+    """Close a benchmark: stamp the load average, print JSON or the readable
+    report, and return the exit code (1 when a correctness check failed)."""
+    import json  # noqa: PLC0415 - only the report needs it
+
+    report["machine"]["loadavg_after"] = loadavg()
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print_report(report)
+    return 0 if report["ok"] else 1
+
+
+def print_machine(m):
+    """The two lines every readable report starts with."""
+    print(
+        f"machine: {m.get('cpu')} × {m['nproc']}, {m.get('memory')} RAM, "
+        f"PostgreSQL {m['postgresql']}, Odoo {m['odoo']}"
+    )
+    print(f"load average before / after: {m['loadavg']} / {m['loadavg_after']}")

@@ -44,7 +44,6 @@ Usage: python3 bench/ledger_post.py [--seconds 20] [--json] [--keep]
 import argparse
 import collections
 import functools
-import json
 import logging
 import multiprocessing
 import os
@@ -831,21 +830,11 @@ def main(argv=None):
     }
     report["correctness"] = correctness
     report["ok"] = not any(correctness.values())
-    report["machine"]["loadavg_after"] = common.loadavg()
-
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print_report(report)
-    return 0 if report["ok"] else 1
+    return common.finish(report, args, print_report)
 
 
 def print_report(r):
-    m = r["machine"]
-    print(
-        f"machine: {m.get('cpu')} × {m['nproc']}, {m.get('memory')} RAM, PostgreSQL {m['postgresql']}, Odoo {m['odoo']}"
-    )
-    print(f"load average before / after: {m['loadavg']} / {m['loadavg_after']}")
+    common.print_machine(r["machine"])
     if r["pgbench"]:
         p = r["pgbench"]
         print(f"\npgbench  {p['command']}")
