@@ -109,8 +109,7 @@ def load_entries(cr, first_account, n_accounts, upto, horizon, chunk):
             f"""
             INSERT INTO multipas_account_entry (
                 account_id, date, amount, amount_in, amount_out, balance_after, kind,
-                idempotency_key, origin, company_id, currency_id, school_id, class_id,
-                create_uid, create_date, write_uid, write_date)
+                idempotency_key, origin, school_ref, class_ref, user_ref)
             SELECT a.id,
                    timestamp '2023-09-01' + (g * (94608000.0 / %(horizon)s)) * interval '1 second',
                    CASE WHEN k %% 2 = 0 THEN {TOPUP} ELSE {PURCHASE} END,
@@ -119,8 +118,7 @@ def load_entries(cr, first_account, n_accounts, upto, horizon, chunk):
                    {balance_after_sql("k")},
                    CASE WHEN k %% 2 = 0 THEN 'topup' ELSE 'purchase' END,
                    'hist-' || g, 'bench,' || g,
-                   a.company_id, a.currency_id, a.school_id, h.class_id,
-                   1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
+                   a.school_id, h.class_id, 1
               FROM (SELECT g, (g - 1) / %(n)s AS k, %(first)s + (g - 1) %% %(n)s AS account_id
                       FROM generate_series(%(g0)s::bigint, %(g1)s::bigint) g) s
               JOIN multipas_account a ON a.id = s.account_id

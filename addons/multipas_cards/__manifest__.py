@@ -27,6 +27,7 @@
         "views/multipas_card_views.xml",
         "views/multipas_account_views.xml",
         "views/multipas_account_entry_views.xml",
+        "views/multipas_account_entry_report_views.xml",
         "views/multipas_card_reissue_views.xml",
         "views/res_partner_views.xml",
         "views/res_users_views.xml",

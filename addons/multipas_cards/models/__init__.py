@@ -10,3 +10,4 @@ from . import res_users
 from . import multipas_demo
 from . import multipas_card_reissue
 from . import product_template
+from . import multipas_account_entry_report

@@ -36,100 +36,93 @@ MAX_KEY_LENGTH = 128
 # one round trip and no query planning (PL/pgSQL caches its plans per
 # connection). It
 #  - returns the earlier entry when the key was already posted (idempotency);
-#  - locks the account row, rounds the amount to the currency, and refuses
-#    (changing nothing) when the state, the funds (balance + credit limit) or
-#    the daily limit, counted in the school's local day, don't allow it;
-#  - moves the balance and writes the entry with the balance right after it.
-# Two tills racing on one account serialise on the row lock; under Odoo's
-# REPEATABLE READ the later one gets a serialization failure and Odoo re-runs
-# its whole request, which then sees the first one's entry and balance.
+#  - rounds the amount to the currency and works out the school's local day;
+#  - moves the balance with ONE conditional UPDATE whose WHERE holds every
+#    check (state, funds = balance + credit limit, daily limit): the update
+#    is the lock, so no separate SELECT … FOR UPDATE locks the row first;
+#  - when that UPDATE matches nothing, reads the row to say why, having
+#    changed nothing; otherwise writes the entry with the balance after it.
+# Two tills racing on one account serialise on the row: under Odoo's
+# REPEATABLE READ the later UPDATE gets a serialization failure and Odoo re-runs
+# its whole request, which then sees the first one's entry and balance (under
+# READ COMMITTED PostgreSQL would re-check the WHERE on the new row instead).
 POST_FUNCTION_SQL = """
-CREATE OR REPLACE FUNCTION multipas_account_post(
+CREATE FUNCTION multipas_account_post(
     p_account integer, p_amount numeric, p_kind varchar, p_key varchar,
-    p_origin varchar, p_note varchar, p_uid integer, p_now timestamp)
-RETURNS TABLE (entry_id integer, status varchar, amount numeric, kind varchar,
-               balance_after numeric)
+    p_origin varchar, p_note varchar, p_uid integer, p_now timestamp,
+    OUT entry_id integer, OUT status varchar, OUT amount numeric, OUT kind varchar,
+    OUT balance_after numeric)
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    v_prior record;
+    v_ctx record;
     v_acc record;
-    v_amount numeric;
     v_today date;
-    v_spent numeric;
     v_spend numeric;
-    v_balance numeric;
-    v_entry integer;
+    v_spent numeric;
 BEGIN
-    SELECT e.id, e.amount, e.kind, e.balance_after INTO v_prior
+    SELECT e.id, e.amount, e.kind, e.balance_after
+      INTO entry_id, amount, kind, balance_after
       FROM multipas_account_entry e
      WHERE e.account_id = p_account AND e.idempotency_key = p_key;
     IF FOUND THEN
-        RETURN QUERY SELECT v_prior.id, 'exists'::varchar, v_prior.amount,
-                            v_prior.kind, v_prior.balance_after;
+        status := 'exists';
         RETURN;
     END IF;
-
-    SELECT a.balance, COALESCE(a.credit_limit, 0) AS credit_limit,
-           COALESCE(a.daily_limit, 0) AS daily_limit,
-           COALESCE(a.daily_spent, 0) AS daily_spent, a.daily_date,
-           a.state, a.company_id, a.currency_id, a.school_id, h.class_id,
-           c.rounding, c.decimal_places, COALESCE(s.tz, 'UTC') AS tz
-      INTO v_acc
+    SELECT c.rounding, c.decimal_places, COALESCE(s.tz, 'UTC') AS tz, h.class_id
+      INTO v_ctx
       FROM multipas_account a
       JOIN res_currency c ON c.id = a.currency_id
       LEFT JOIN multipas_school s ON s.id = a.school_id
       LEFT JOIN multipas_cardholder h ON h.id = a.holder_id
-     WHERE a.id = p_account
-       FOR NO KEY UPDATE OF a;
+     WHERE a.id = p_account;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT NULL::integer, 'missing'::varchar, NULL::numeric,
-                            NULL::varchar, NULL::numeric;
+        status := 'missing';
         RETURN;
     END IF;
-
-    v_amount := round(round(p_amount / v_acc.rounding) * v_acc.rounding,
-                      v_acc.decimal_places);
-    v_today := (p_now AT TIME ZONE 'UTC' AT TIME ZONE v_acc.tz)::date;
-    v_spent := CASE WHEN v_acc.daily_date = v_today THEN v_acc.daily_spent ELSE 0 END;
-    -- What counts against the daily limit: purchases, less same-day refunds.
-    v_spend := CASE WHEN p_kind IN ('purchase', 'refund') THEN -v_amount ELSE 0 END;
-
-    IF v_amount = 0 THEN
+    kind := p_kind;
+    amount := round(round(p_amount / v_ctx.rounding) * v_ctx.rounding, v_ctx.decimal_places);
+    IF amount = 0 THEN
         status := 'zero';
-    ELSIF v_acc.state = 'closed' OR (v_acc.state = 'frozen' AND v_amount < 0) THEN
-        status := v_acc.state;
-    ELSIF v_amount < 0 AND v_acc.balance + v_amount < -v_acc.credit_limit THEN
-        status := 'funds';
-    ELSIF v_spend > 0 AND v_acc.daily_limit > 0
-          AND v_spent + v_spend > v_acc.daily_limit THEN
-        status := 'daily_limit';
-    END IF;
-    IF status IS NOT NULL THEN
-        RETURN QUERY SELECT NULL::integer, status, v_amount, p_kind, v_acc.balance;
         RETURN;
     END IF;
-
-    UPDATE multipas_account
-       SET balance = balance + v_amount,
-           daily_spent = GREATEST(0, v_spent + v_spend),
+    v_today := (p_now AT TIME ZONE 'UTC' AT TIME ZONE v_ctx.tz)::date;
+    v_spend := CASE WHEN p_kind IN ('purchase', 'refund') THEN -amount ELSE 0 END;
+    UPDATE multipas_account a
+       SET balance = a.balance + amount,
+           daily_spent = GREATEST(0, CASE WHEN a.daily_date = v_today THEN a.daily_spent ELSE 0 END + v_spend),
            daily_date = v_today,
            write_uid = p_uid,
            write_date = p_now
-     WHERE id = p_account
-    RETURNING multipas_account.balance INTO v_balance;
-
+     WHERE a.id = p_account
+       AND (a.state = 'open' OR (a.state = 'frozen' AND amount > 0))
+       AND (amount > 0 OR a.balance + amount >= -a.credit_limit)
+       AND (v_spend <= 0 OR a.daily_limit <= 0
+            OR CASE WHEN a.daily_date = v_today THEN a.daily_spent ELSE 0 END + v_spend <= a.daily_limit)
+    RETURNING a.balance, a.school_id INTO v_acc;
+    IF NOT FOUND THEN
+        SELECT a.balance, a.state, a.credit_limit, a.daily_limit, a.daily_spent, a.daily_date
+          INTO v_acc FROM multipas_account a WHERE a.id = p_account;
+        balance_after := v_acc.balance;
+        v_spent := CASE WHEN v_acc.daily_date = v_today THEN v_acc.daily_spent ELSE 0 END;
+        IF v_acc.state = 'closed' OR (v_acc.state = 'frozen' AND amount < 0) THEN
+            status := v_acc.state;
+        ELSIF amount < 0 AND v_acc.balance + amount < -v_acc.credit_limit THEN
+            status := 'funds';
+        ELSE
+            status := 'daily_limit';
+        END IF;
+        RETURN;
+    END IF;
     INSERT INTO multipas_account_entry (
         account_id, date, amount, amount_in, amount_out, balance_after, kind,
-        idempotency_key, origin, note, company_id, currency_id, school_id,
-        class_id, create_uid, create_date, write_uid, write_date)
+        idempotency_key, origin, note, school_ref, class_ref, user_ref)
     VALUES (
-        p_account, p_now, v_amount, GREATEST(v_amount, 0), GREATEST(-v_amount, 0),
-        v_balance, p_kind, p_key, p_origin, p_note, v_acc.company_id,
-        v_acc.currency_id, v_acc.school_id, v_acc.class_id,
-        p_uid, p_now, p_uid, p_now)
-    RETURNING id INTO v_entry;
-
-    RETURN QUERY SELECT v_entry, 'posted'::varchar, v_amount, p_kind, v_balance;
+        p_account, p_now, amount, GREATEST(amount, 0), GREATEST(-amount, 0),
+        v_acc.balance, p_kind, p_key, p_origin, p_note, v_acc.school_id,
+        v_ctx.class_id, p_uid)
+    RETURNING id INTO entry_id;
+    status := 'posted';
+    balance_after := v_acc.balance;
 END;
 $fn$
 """
@@ -167,7 +160,6 @@ class MultipasAccount(models.Model):
         required=True,
         readonly=True,
         copy=False,
-        index=True,
         default="/",
         help="The personal account number. Parents quote it as the payment "
         "purpose of a bank transfer; its last digit is a check digit.",
@@ -177,7 +169,6 @@ class MultipasAccount(models.Model):
         string="Cardholder",
         required=True,
         ondelete="restrict",
-        index=True,
         readonly=True,
     )
     school_id = fields.Many2one(
@@ -277,6 +268,11 @@ class MultipasAccount(models.Model):
             )
 
     def init(self):
+        # Postings update this row in place: with free room on each page the
+        # update is HOT (no index of this table is touched; none of them
+        # covers a column post() changes).
+        self.env.cr.execute(SQL("ALTER TABLE multipas_account SET (fillfactor = 80)"))
+        self._drop_post_function()
         self.env.cr.execute(SQL(POST_FUNCTION_SQL))
 
     def _drop_post_function(self):
@@ -378,8 +374,10 @@ class MultipasAccount(models.Model):
             date = fields.Datetime.to_datetime(date)
             if date > now:
                 raise UserError(self.env._("A posting can't be dated in the future."))
-        # Pending ORM writes (state, limits) must reach the row we lock.
-        self.flush_recordset(["state", "credit_limit", "daily_limit", "school_id"])
+        # Pending ORM writes the posting statement reads (the account's state
+        # and limits, the holder's class, the school's time zone) must reach
+        # the database first; with nothing pending this costs nothing.
+        self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 "SELECT * FROM multipas_account_post(%s, %s, %s, %s, %s, %s, %s, %s)",

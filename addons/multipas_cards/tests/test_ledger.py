@@ -59,12 +59,41 @@ class TestLedger(TransactionCase):
         self.assertEqual(entry.amount_in, 500)
         self.assertEqual(entry.amount_out, 0)
         self.assertEqual(entry.school_id, self.school)
+        self.assertEqual(entry.user_id, self.env.user)
         self.assertEqual(self.account.balance, 500)
         debit = self.account.post(-120.5, "purchase", "p-1")
         self.assertEqual(debit.balance_after, 379.5)
         self.assertEqual(debit.amount_out, 120.5)
         self.assertEqual(self.account.balance, 379.5)
         self.assertEqual(self._entry_count(), 2)
+
+    def test_entry_keeps_class_at_posting(self):
+        """Test that an entry keeps the school and class of its holder at the
+        time of posting, for reports, after the holder moves to another class."""
+        class_5a, class_6a = self.env["multipas.class"].create(
+            [
+                {"school_id": self.school.id, "grade": 5, "letter": "А"},
+                {"school_id": self.school.id, "grade": 6, "letter": "А"},
+            ]
+        )
+        self.holder.class_id = class_5a
+        before = self.account.post(100, "topup", "class-1")
+        self.holder.class_id = class_6a
+        after = self.account.post(-30, "purchase", "class-2")
+        self.assertEqual((before.class_id, after.class_id), (class_5a, class_6a))
+        Entry = self.env["multipas.account.entry"]
+        self.assertEqual(Entry.search([("class_id", "=", class_5a.id)]), before)
+        self.assertEqual(Entry.search([("class_id", "in", class_6a.ids)]), after)
+        self.assertEqual(Entry.search([("school_id", "=", self.school.id)]), before | after)
+        groups = self.env["multipas.account.entry.report"]._read_group(
+            [("account_id", "=", self.account.id)],
+            ["class_id"],
+            ["amount_in:sum", "amount_out:sum"],
+        )
+        self.assertEqual(
+            sorted((cls.name, money_in, money_out) for cls, money_in, money_out in groups),
+            [(class_5a.name, 100, 0), (class_6a.name, 0, 30)],
+        )
 
     def test_same_key_posts_once(self):
         """Test that posting the same key again returns the first entry and changes nothing."""

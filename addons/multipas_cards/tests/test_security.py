@@ -531,8 +531,7 @@ class TestLedgerEntryAccess(MultipasSecurityCommon):
             "balance_after": 514.5,
             "kind": "topup",
             "idempotency_key": "mptest-forged",
-            "company_id": self.company.id,
-            "currency_id": self.company.currency_id.id,
+            "school_ref": self.school_a.id,
         }
         with self.assertRaises(REFUSED):
             self.env["multipas.account.entry"].with_user(self.user_manager).create(vals)
@@ -571,6 +570,24 @@ class TestLedgerEntryAccess(MultipasSecurityCommon):
         self.assertSearchSees(self.user_portal, self.entries, self.env["multipas.account.entry"])
         with self.assertRaises(AccessError):
             self.env["multipas.account.entry"].with_user(self.user_internal).search([])
+
+    def test_money_report_by_school(self):
+        """Test that the money-in-and-out report shows a coordinator their
+        school's entries only, and nothing to a cashier, a class teacher or a
+        portal guardian."""
+        Report = self.env["multipas.account.entry.report"]
+        rows = Report.with_user(self.user_coordinator).search(
+            [("entry_id", "in", self.entries.ids)]
+        )
+        self.assertEqual(rows.entry_id, self.entry_a1 | self.entry_a1_purchase | self.entry_a2)
+        self.assertEqual(rows.school_id, self.school_a)
+        manager_rows = Report.with_user(self.user_manager).search(
+            [("entry_id", "in", self.entries.ids)]
+        )
+        self.assertEqual(manager_rows.entry_id, self.entries)
+        for user in self.user_cashier | self.user_teacher | self.user_guardian_a:
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                Report.with_user(user).search([])
 
 
 @tagged("post_install", "-at_install", "multipas_security")
