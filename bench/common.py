@@ -664,17 +664,53 @@ def machine_info():
     info["odoo"] = odoo.release.version
     info["addon"] = addon_fingerprint()
     info["loadavg"] = loadavg()
+    info["oldest_transaction"] = oldest_transaction()
     return info
 
 
-def wait_quiet(max_load, timeout):
-    """Wait until the 1-minute load average drops below ``max_load`` (other jobs
-    on a shared machine skew every figure); give up after ``timeout`` seconds."""
+def oldest_transaction():
+    """(seconds, database) of the oldest open transaction in the whole cluster
+    that holds back the xmin horizon, or (0, None).
+
+    Such a transaction, in ANY database (an Odoo test run keeps one open for
+    its whole suite), holds back every snapshot's xmin, so PostgreSQL can't
+    prune dead row versions anywhere: account updates stop being HOT, pages
+    fill with dead rows and the ledger benchmark measures that instead.
+    """
+    cnx = pg_connect()
+    try:
+        with cnx.cursor() as cr:
+            cr.execute(
+                """
+                SELECT EXTRACT(EPOCH FROM now() - xact_start), datname
+                  FROM pg_stat_activity
+                 WHERE pid != pg_backend_pid() AND xact_start IS NOT NULL
+                   AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)
+                 ORDER BY xact_start LIMIT 1
+                """
+            )
+            row = cr.fetchone()
+    finally:
+        cnx.close()
+    return (round(float(row[0]), 1), row[1]) if row else (0.0, None)
+
+
+def wait_quiet(max_load, timeout, max_xact_age=10):
+    """Wait until the 1-minute load average drops below ``max_load`` and no
+    transaction older than ``max_xact_age`` seconds is open in the cluster
+    (other jobs on a shared machine skew every figure; see
+    :func:`oldest_transaction`); give up after ``timeout`` seconds."""
     if not max_load:
         return None
     deadline = time.time() + timeout
-    while os.getloadavg()[0] >= max_load and time.time() < deadline:
-        say(f"load average {os.getloadavg()[0]:.2f} >= {max_load}: waiting")
+    while time.time() < deadline:
+        age, db = oldest_transaction()
+        if os.getloadavg()[0] < max_load and age <= max_xact_age:
+            break
+        say(
+            f"load average {os.getloadavg()[0]:.2f} (want < {max_load}), oldest open "
+            f"transaction {age:.0f} s in {db} (want <= {max_xact_age} s): waiting"
+        )
         time.sleep(15)
     return loadavg()
 
@@ -685,6 +721,7 @@ def finish(report, args, print_report):
     import json  # noqa: PLC0415 - only the report needs it
 
     report["machine"]["loadavg_after"] = loadavg()
+    report["machine"]["oldest_transaction_after"] = oldest_transaction()
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -699,3 +736,9 @@ def print_machine(m):
         f"PostgreSQL {m['postgresql']}, Odoo {m['odoo']}"
     )
     print(f"load average before / after: {m['loadavg']} / {m['loadavg_after']}")
+    before, after = m.get("oldest_transaction"), m.get("oldest_transaction_after")
+    if before and after:
+        print(
+            f"oldest open transaction in the cluster before / after: {before[0]} s ({before[1]})"
+            f" / {after[0]} s ({after[1]})"
+        )
