@@ -167,7 +167,13 @@ class MultipasRegistrationForm(models.Model):
         help="The guardian who filled in the form on the portal.",
     )
     state = fields.Selection(
-        FORM_STATES, required=True, default="draft", readonly=True, tracking=True, index=True
+        FORM_STATES,
+        string="Status",
+        required=True,
+        default="draft",
+        readonly=True,
+        tracking=True,
+        index=True,
     )
     package_id = fields.Many2one(
         "multipas.registration.package",
@@ -178,9 +184,9 @@ class MultipasRegistrationForm(models.Model):
         copy=False,
     )
     return_reason = fields.Text(readonly=True, tracking=True, copy=False)
-    returned_date = fields.Datetime(readonly=True, copy=False)
+    returned_date = fields.Datetime(string="Returned on", readonly=True, copy=False)
     returned_by_id = fields.Many2one("res.users", string="Returned by", readonly=True, copy=False)
-    processed_date = fields.Datetime(readonly=True, copy=False)
+    processed_date = fields.Datetime(string="Processed on", readonly=True, copy=False)
     processed_by_id = fields.Many2one("res.users", string="Processed by", readonly=True, copy=False)
     cardholder_id = fields.Many2one(
         "multipas.cardholder", readonly=True, index=True, copy=False, ondelete="set null"
@@ -215,7 +221,9 @@ class MultipasRegistrationForm(models.Model):
     )
     reissue_pending = fields.Boolean(compute="_compute_reissue_pending")
     missing_info = fields.Text(string="Missing", compute="_compute_missing_info")
-    is_complete = fields.Boolean(compute="_compute_missing_info", search="_search_is_complete")
+    is_complete = fields.Boolean(
+        string="Complete", compute="_compute_missing_info", search="_search_is_complete"
+    )
     duplicate_cardholder_id = fields.Many2one(
         "multipas.cardholder",
         string="Already registered as",
@@ -549,8 +557,10 @@ class MultipasRegistrationForm(models.Model):
                 changes.append((key, field._description_string(self.env), old or "", new or ""))
         return changes
 
-    def _changes_table(self, changes):
+    def _changes_table(self, changes, applied=False):
         """The changed data, underlined as the regulation asks (§4.1.2)."""
+        _ = self.env._
+        before, after = (_("Before"), _("After")) if applied else (_("Now"), _("On the form"))
         rows = Markup("").join(
             Markup(
                 "<tr><td>%s</td><td class='text-muted'>%s</td>"
@@ -562,7 +572,7 @@ class MultipasRegistrationForm(models.Model):
         return Markup(
             "<table class='table table-sm o_multipas_changes mb-0'><thead><tr>"
             "<th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>%s</tbody></table>"
-        ) % (self.env._("Data"), self.env._("Now"), self.env._("On the form"), rows)
+        ) % (_("Data"), before, after, rows)
 
     # === CRUD === #
 
@@ -937,7 +947,7 @@ class MultipasRegistrationForm(models.Model):
         guardians = self.guardian_ids._find_or_create_partners()
         if guardians:
             holder.write({"guardian_ids": [Command.link(p.id) for p in guardians]})
-        summary = self._changes_table(changes) if changes else False
+        summary = self._changes_table(changes, applied=True) if changes else False
         body = Markup("%s<br/>%s") % (
             self.env._("Data changed by form %(form)s (§4.1.2):", form=self.name),
             summary or self.env._("guardians and consents updated"),

@@ -60,15 +60,21 @@ class MultipasRegistrationPackage(models.Model):
     returned_count = fields.Integer(compute="_compute_progress", string="Returned")
     incomplete_count = fields.Integer(compute="_compute_progress", string="Incomplete")
     state = fields.Selection(
-        PACKAGE_STATES, required=True, default="draft", readonly=True, tracking=True, index=True
+        PACKAGE_STATES,
+        string="Status",
+        required=True,
+        default="draft",
+        readonly=True,
+        tracking=True,
+        index=True,
     )
-    handed_over_date = fields.Datetime(readonly=True, copy=False)
+    handed_over_date = fields.Datetime(string="Handed over on", readonly=True, copy=False)
     handed_over_by_id = fields.Many2one(
         "res.users", string="Handed over by", readonly=True, copy=False
     )
-    received_date = fields.Datetime(readonly=True, copy=False)
+    received_date = fields.Datetime(string="Received on", readonly=True, copy=False)
     received_by_id = fields.Many2one("res.users", string="Received by", readonly=True, copy=False)
-    processed_date = fields.Datetime(readonly=True, copy=False)
+    processed_date = fields.Datetime(string="Processed on", readonly=True, copy=False)
     note = fields.Text()
 
     _sql_constraints = [
@@ -103,17 +109,22 @@ class MultipasRegistrationPackage(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         Sequence = self.env["ir.sequence"].sudo()
+        form_commands = []
         for vals in vals_list:
             forced = {key for key in PROTECTED_FIELDS if vals.get(key)}
             forced -= {"state"} if vals.get("state") == "draft" else set()
             if forced and not self.env.su and not self.env.context.get(TRANSITION):
                 raise UserError(self.env._("A package starts as a draft."))
-            if "form_ids" in vals:
-                raise UserError(self.env._("Save the package first, then put the forms into it."))
+            # Forms chosen in the form view of a new package go in through
+            # the package's checks once it exists.
+            form_commands.append(vals.pop("form_ids", None))
             if vals.get("name", "/") == "/":
                 vals["name"] = Sequence.next_by_code("multipas.registration.package") or "/"
         packages = super().create(vals_list)
         packages._check_school_access()
+        for package, commands in zip(packages, form_commands, strict=True):
+            if commands:
+                package._write_forms(commands)
         return packages
 
     def write(self, vals):

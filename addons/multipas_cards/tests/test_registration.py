@@ -517,6 +517,15 @@ class TestRegistrationPackage(RegistrationCommon):
         self.assertFalse(one.package_id)
         with self.assertRaises(UserError):
             package.write({"form_ids": [Command.create({"last_name": "X"})]})
+        three = self._new_form(last_name="Mpthree")
+        new = self.Package.with_user(self.user_coordinator).create(
+            {
+                "school_id": self.school_a.id,
+                "declared_count": 1,
+                "form_ids": [Command.link(three.id)],
+            }
+        )
+        self.assertEqual(new.form_ids, three)
 
     def test_collect_the_schools_drafts(self):
         """Test that the coordinator puts every loose draft of the school into the package."""

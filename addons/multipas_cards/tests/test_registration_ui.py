@@ -14,6 +14,7 @@ class TestRegistrationUi(RegistrationCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.user_guardian_a.partner_id.multipas_consent_date = cls.form_day
         cls.draft = cls.Form.with_user(cls.user_coordinator).create(
             {
                 "school_id": cls.school_a.id,
@@ -33,6 +34,7 @@ class TestRegistrationUi(RegistrationCommon, HttpCase):
                 "form_date": cls.form_day,
                 "last_name": "Mptestova-Novak",
                 "first_name": "Alisa",
+                "birth_date": cls.pupil_a1.birth_date,
                 "class_grade": 5,
                 "class_letter": "A",
                 "allergies": "peanuts",
