@@ -35,6 +35,13 @@
         "wizards/multipas_card_block_wizard_views.xml",
         "wizards/multipas_card_reissue_wizard_views.xml",
         "views/menus.xml",
+        "data/multipas_registration_data.xml",
+        "wizards/multipas_registration_import_wizard_views.xml",
+        "wizards/multipas_registration_return_wizard_views.xml",
+        "views/multipas_registration_form_views.xml",
+        "views/multipas_registration_package_views.xml",
+        "views/multipas_registration_menus.xml",
+        "views/portal_registration_templates.xml",
     ],
     "demo": [
         "demo/multipas_demo.xml",

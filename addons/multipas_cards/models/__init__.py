@@ -11,3 +11,8 @@ from . import multipas_demo
 from . import multipas_card_reissue
 from . import product_template
 from . import multipas_account_entry_report
+from . import multipas_registration_form
+from . import multipas_registration_package
+from . import multipas_registration_portal
+from . import multipas_registration_reissue
+from . import multipas_demo_forms

@@ -284,7 +284,8 @@ class MultipasCard(models.Model):
 
     def action_block(self, reason="other", note=None):
         """Block a card at once: taps with it are refused from now on."""
-        if reason not in dict(BLOCK_REASONS):
+        # The field, not the constant: other files may add reasons (selection_add).
+        if reason not in dict(self._fields["block_reason"].selection):
             raise UserError(self.env._("Unknown block reason: %(reason)s", reason=reason))
         self._set_state(
             "blocked",

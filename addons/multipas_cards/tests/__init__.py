@@ -4,3 +4,8 @@ from . import test_cards
 from . import test_security
 from . import test_ui
 from . import test_reissue
+from . import test_registration
+from . import test_registration_security
+from . import test_registration_import
+from . import test_registration_portal
+from . import test_registration_ui

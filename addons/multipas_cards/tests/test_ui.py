@@ -122,6 +122,8 @@ MENUS_ALL = {
     "menu_school",
     "menu_benefit_category",
     "menu_tariff",
+    "menu_registration_form",
+    "menu_registration_package",
 }
 MENUS_SCHOOL_STAFF = MENUS_ALL - {
     "menu_config",
