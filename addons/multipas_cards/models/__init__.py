@@ -10,3 +10,9 @@ from . import res_users
 from . import multipas_demo
 from . import multipas_card_reissue
 from . import product_template
+from . import multipas_cardholder_consent
+from . import multipas_card_batch
+from . import multipas_card_in_batch
+from . import multipas_school_documents
+from . import multipas_class_issuance
+from . import multipas_demo_batches

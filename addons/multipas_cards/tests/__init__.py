@@ -4,3 +4,6 @@ from . import test_cards
 from . import test_security
 from . import test_ui
 from . import test_reissue
+from . import test_card_batch
+from . import test_card_batch_reports
+from . import test_card_batch_ui

@@ -122,6 +122,9 @@ MENUS_ALL = {
     "menu_school",
     "menu_benefit_category",
     "menu_tariff",
+    "menu_card_batch",
+    "menu_card_stock",
+    "menu_school_reserve",
 }
 MENUS_SCHOOL_STAFF = MENUS_ALL - {
     "menu_config",

@@ -1,0 +1,37 @@
+from odoo import models
+
+# Cards in these states are "in use or in the making" for their holder: a
+# person gets no second card while one of them exists.
+BUSY_CARD_STATES = ("new", "stock", "issued")
+
+
+class MultipasCardholder(models.Model):
+    _inherit = "multipas.cardholder"
+
+    def _multipas_has_consent(self):
+        """Whether the personal data of this cardholder may be processed
+        (Federal Law 152-FZ): a pupil needs a guardian who gave the consent,
+        a staff member their own consent."""
+        self.ensure_one()
+        # Consent dates sit on partners the current user may not read (a
+        # coordinator sees the guardians of their schools only).
+        holder = self.sudo()
+        if holder.kind == "staff":
+            return bool(holder.partner_id.multipas_consent_date)
+        return any(holder.guardian_ids.mapped("multipas_consent_date"))
+
+    def _multipas_busy_card_holders(self):
+        """The cardholders among these who already have a card in use or in
+        the making (a planned card of a batch counts too)."""
+        if not self:
+            return self
+        groups = (
+            self.env["multipas.card"]
+            .sudo()
+            ._read_group(
+                [("holder_id", "in", self.ids), ("state", "in", BUSY_CARD_STATES)],
+                ["holder_id"],
+            )
+        )
+        busy_ids = {holder.id for (holder,) in groups}
+        return self.filtered(lambda h: h.id in busy_ids)
