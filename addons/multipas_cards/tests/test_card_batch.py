@@ -337,7 +337,7 @@ class TestCardBatch(CardBatchCommon):
         wizard = (
             self.env["multipas.card.batch.sign.wizard"]
             .with_user(self.user_coordinator)
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create({"signatory_position": "Deputy head"})
         )
         self.assertEqual(wizard.side, "school")
