@@ -28,12 +28,15 @@ fi
 # swig libpcsclite-dev: build pyscard; pcscd vsmartcard-vpcd: the PC/SC daemon and
 # the virtual smart-card reader driver used by devices/ tests;
 # gettext: msgmerge/msginit for `make pot`; poppler-utils: pdftotext/pdftoppm to
-# check PDF reports.
+# check PDF reports; wkhtmltopdf: Odoo's PDF renderer (Debian's build, unpatched Qt:
+# no repeated header/footer, the reports do not rely on them); fonts-dejavu-core:
+# the Cyrillic font the transfer act and issuance sheets print with.
 APT_PACKAGES=(
     postgresql chromium chromium-driver
     libldap2-dev libsasl2-dev swig libpcsclite-dev
     pcscd vsmartcard-vpcd
     gettext poppler-utils
+    wkhtmltopdf fonts-dejavu-core
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

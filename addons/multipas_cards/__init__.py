@@ -1,6 +1,7 @@
 from . import models
 from . import wizards
 from . import controllers
+from . import report
 
 
 def uninstall_hook(env):

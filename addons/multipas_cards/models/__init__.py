@@ -16,3 +16,9 @@ from . import multipas_registration_package
 from . import multipas_registration_portal
 from . import multipas_registration_reissue
 from . import multipas_demo_forms
+from . import multipas_cardholder_consent
+from . import multipas_card_batch
+from . import multipas_card_in_batch
+from . import multipas_school_documents
+from . import multipas_class_issuance
+from . import multipas_demo_batches

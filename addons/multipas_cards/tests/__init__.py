@@ -9,3 +9,6 @@ from . import test_registration_security
 from . import test_registration_import
 from . import test_registration_portal
 from . import test_registration_ui
+from . import test_card_batch
+from . import test_card_batch_reports
+from . import test_card_batch_ui

@@ -124,6 +124,9 @@ MENUS_ALL = {
     "menu_tariff",
     "menu_registration_form",
     "menu_registration_package",
+    "menu_card_batch",
+    "menu_card_stock",
+    "menu_school_reserve",
 }
 MENUS_SCHOOL_STAFF = MENUS_ALL - {
     "menu_config",

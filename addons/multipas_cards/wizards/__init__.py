@@ -4,3 +4,7 @@ from . import multipas_card_reissue_wizard
 from . import multipas_registration_return_wizard
 from . import multipas_registration_import_wizard
 from . import multipas_registration_reissue_wizard
+from . import multipas_card_batch_add_wizard
+from . import multipas_card_batch_import_wizard
+from . import multipas_card_batch_sign_wizard
+from . import multipas_class_issue_wizard

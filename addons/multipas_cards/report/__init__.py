@@ -1,0 +1,1 @@
+from . import multipas_card_batch_reports
