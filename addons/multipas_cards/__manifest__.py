@@ -34,6 +34,12 @@
         "wizards/multipas_card_block_wizard_views.xml",
         "wizards/multipas_card_reissue_wizard_views.xml",
         "views/menus.xml",
+        "security/multipas_leaving_security.xml",
+        "data/multipas_leaving_data.xml",
+        "views/multipas_leaving_views.xml",
+        "wizards/multipas_leaving_confirm_wizard_views.xml",
+        "wizards/multipas_rollover_wizard_views.xml",
+        "views/multipas_leaving_menus.xml",
     ],
     "demo": [
         "demo/multipas_demo.xml",

@@ -10,3 +10,8 @@ from . import res_users
 from . import multipas_demo
 from . import multipas_card_reissue
 from . import product_template
+from . import multipas_leaving
+from . import multipas_erasure_log
+from . import multipas_cardholder_erasure
+from . import multipas_school_rollover
+from . import multipas_demo_leaving

@@ -4,3 +4,7 @@ from . import test_cards
 from . import test_security
 from . import test_ui
 from . import test_reissue
+from . import test_leaving
+from . import test_leaving_erasure
+from . import test_rollover
+from . import test_leaving_ui

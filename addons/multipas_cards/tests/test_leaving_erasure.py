@@ -1,0 +1,318 @@
+import base64
+import io
+import os
+from collections import defaultdict
+from datetime import date
+
+from PIL import Image
+
+from odoo import Command
+from odoo.tests import new_test_user, tagged
+from odoo.tools import SQL
+
+from .common import MultipasCommon
+
+# Name parts no other record of any database holds.
+LAST = "Шкваркозябина"
+FIRST = "Евдоксия"
+FIRST_BEFORE = "Евдокиния"  # the first name before a correction, kept in tracking
+PATRONYMIC = "Пантелеймоновна"
+BIRTH = date(2015, 3, 7)
+EMAIL = "shkvarkozyabina.e@example.com"
+PHONE = "+7 900 765-43-21"
+ALLERGY = "орехи кешью"
+NEEDLES = [
+    LAST,
+    FIRST,
+    FIRST_BEFORE,
+    PATRONYMIC,
+    "shkvarkozyabina",
+    "765-43-21",
+    ALLERGY,
+    BIRTH.isoformat(),
+    BIRTH.strftime("%d.%m.%Y"),
+]
+TEXT_TYPES = ("text", "character varying", "character", "jsonb", "json")
+DATE_TYPES = ("date", "timestamp without time zone", "timestamp with time zone")
+
+
+def _photo():
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 120, 40)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue())
+
+
+@tagged("post_install", "-at_install", "multipas_leaving")
+class TestLeavingErasure(MultipasCommon):
+    """Leaving erases the person so that nothing in the whole database, nor
+    in the filestore, holds their name, contacts or birth date any more."""
+
+    def _columns(self, data_types):
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT c.table_name, c.column_name
+                  FROM information_schema.columns c
+                  JOIN information_schema.tables t
+                    ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+                 WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+                   AND c.data_type IN %s
+                 ORDER BY 1, 2
+                """,
+                tuple(data_types),
+            )
+        )
+        by_table = defaultdict(list)
+        for table, column in rows:
+            by_table[table].append(column)
+        return by_table
+
+    def _scan_database(self, needles):
+        """Every text, varchar and json(b) column of every table and every
+        bytea column: which ones hold any of ``needles``."""
+        self.env.flush_all()
+        patterns = [f"%{needle}%" for needle in needles]
+        hits = []
+        for table, columns in self._columns(TEXT_TYPES).items():
+            condition = SQL(" OR ").join(
+                SQL("%s::text ILIKE ANY(%s)", SQL.identifier(column), patterns)
+                for column in columns
+            )
+            if not self.env.execute_query(
+                SQL("SELECT 1 FROM %s WHERE %s LIMIT 1", SQL.identifier(table), condition)
+            ):
+                continue
+            for column in columns:
+                rows = self.env.execute_query(
+                    SQL(
+                        "SELECT %s::text FROM %s WHERE %s::text ILIKE ANY(%s) LIMIT 3",
+                        SQL.identifier(column),
+                        SQL.identifier(table),
+                        SQL.identifier(column),
+                        patterns,
+                    )
+                )
+                hits += [(table, column, value[:200]) for (value,) in rows]
+        for table, columns in self._columns(["bytea"]).items():
+            for column in columns:
+                for needle in needles:
+                    if self.env.execute_query(
+                        SQL(
+                            "SELECT 1 FROM %s WHERE position(convert_to(%s, 'UTF8') in %s) > 0 "
+                            "LIMIT 1",
+                            SQL.identifier(table),
+                            needle,
+                            SQL.identifier(column),
+                        )
+                    ):
+                        hits.append((table, column, needle))
+        return hits
+
+    def _scan_filestore(self, needles):
+        """The files of every attachment in the database."""
+        hits = []
+        encoded = [needle.encode() for needle in needles]
+        Attachment = self.env["ir.attachment"]
+        for (fname,) in self.env.execute_query(
+            SQL("SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL")
+        ):
+            path = Attachment._full_path(fname)
+            if not os.path.isfile(path):
+                continue
+            with open(path, "rb") as handle:
+                content = handle.read()
+            hits += [(fname, needle) for needle in encoded if needle in content]
+        return hits
+
+    def _count_dates(self, day):
+        """How many values equal ``day`` in each date and timestamp column."""
+        counts = {}
+        for table, columns in self._columns(DATE_TYPES).items():
+            for column in columns:
+                (count,) = self.env.execute_query(
+                    SQL(
+                        "SELECT count(*) FROM %s WHERE %s::date = %s",
+                        SQL.identifier(table),
+                        SQL.identifier(column),
+                        day,
+                    )
+                )[0]
+                if count:
+                    counts[(table, column)] = count
+        return counts
+
+    def _flush_tracking(self):
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+        self.env.flush_all()
+
+    def test_erasure_leaves_no_trace(self):
+        """Test that after the leaving is confirmed no text, json or binary
+        column of any table, and no attachment file, holds the pupil's name
+        parts, contacts, allergies or birth date; and that the birth date is
+        gone from every date column. The scans are shown to find the pupil
+        before the erasure."""
+        self.assertEqual(self._scan_database(NEEDLES), [], "the needles must be unique")
+        dates_before = self._count_dates(BIRTH)
+
+        # The chatter works as it does for users: tracking on, messages logged.
+        env = self.env(
+            context=dict(
+                self.env.context,
+                tracking_disable=False,
+                mail_notrack=False,
+                mail_create_nolog=False,
+            )
+        )
+        mother = env["res.partner"].create(
+            {"name": "Mptest Mother Of The Leaver", "email": "mother.leaver@example.com"}
+        )
+        father_user = new_test_user(
+            env,
+            login="mp_leaver_father",
+            groups="base.group_portal",
+            name="Mptest Father Of The Leaver",
+            email="father.leaver@example.com",
+        )
+        holder = env["multipas.cardholder"].create(
+            {
+                "last_name": LAST,
+                "first_name": FIRST_BEFORE,
+                "patronymic": PATRONYMIC,
+                "birth_date": BIRTH,
+                "email": EMAIL,
+                "phone": PHONE,
+                "street": "ул. Тестовая, 7",
+                "school_id": self.school_a.id,
+                "class_id": self.class_a1.id,
+                "allergies": "арахис",
+                "diet": "без глютена",
+                "comment": f"Записала мама, {FIRST_BEFORE} любит рисовать",
+                "image_1920": _photo(),
+                "guardian_ids": [Command.set((mother | father_user.partner_id).ids)],
+            }
+        )
+        self._flush_tracking()
+        holder.write({"first_name": FIRST, "allergies": f"арахис, {ALLERGY}"})
+        holder.message_subscribe(partner_ids=mother.ids)
+        holder.message_post(
+            body=f"Мама {FIRST} звонила: {LAST} болеет до пятницы.",
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+            attachments=[("справка.txt", f"Справка: {LAST} {FIRST}, {BIRTH:%d.%m.%Y}".encode())],
+        )
+        env["ir.attachment"].create(
+            {
+                "name": f"Заявление {LAST}.txt",
+                "raw": f"{LAST} {FIRST} {PATRONYMIC}, {BIRTH:%d.%m.%Y}, {PHONE}".encode(),
+                "res_model": "multipas.cardholder",
+                "res_id": holder.id,
+            }
+        )
+        holder.activity_schedule(
+            "mail.mail_activity_data_todo", summary=f"Фото для {LAST}", user_id=self.env.uid
+        )
+        card = env["multipas.card"].create(
+            {
+                "number": "MPTST-0777",
+                "uid": "A1B2C3D477",
+                "school_id": self.school_a.id,
+                "holder_id": holder.id,
+                "state": "stock",
+            }
+        )
+        card.action_issue()
+        card.message_post(body=f"Карту выдали лично {LAST}ой {FIRST}")
+        account = holder.account_id
+        account.post(500.0, "topup", "erasure-topup", note=f"Перевод за {FIRST} {LAST}")
+        account.post(-65.0, "purchase", "erasure-lunch", note="Обед")
+        account.message_post(body=f"Звонок по счёту {LAST}ой", message_type="comment")
+        account.activity_schedule(
+            "mail.mail_activity_data_todo", summary="Сверить пополнение", user_id=self.env.uid
+        )
+        self._flush_tracking()
+
+        before = self._scan_database(NEEDLES)
+        tables = {table for table, _column, _value in before}
+        for table in (
+            "res_partner",
+            "multipas_cardholder",
+            "mail_message",
+            "mail_tracking_value",
+            "ir_attachment",
+            "multipas_account_entry",
+            "mail_activity",
+        ):
+            self.assertIn(table, tables, f"the scan should find the pupil in {table}")
+        self.assertTrue(self._scan_filestore(NEEDLES), "the files hold the pupil too")
+        self.assertNotEqual(self._count_dates(BIRTH), dates_before)
+        files = set(
+            env["ir.attachment"]
+            .search(
+                [
+                    ("res_model", "in", ("multipas.cardholder", "res.partner")),
+                    ("res_id", "in", (holder.id, holder.partner_id.id)),
+                    "|",
+                    ("res_field", "=", False),
+                    ("res_field", "!=", False),
+                ]
+            )
+            .mapped("store_fname")
+        )
+        self.assertTrue(files)
+
+        leaving = (
+            env["multipas.leaving"]
+            .with_user(self.user_coordinator)
+            .create(
+                {"holder_id": holder.id, "reason": "moved", "note": f"{FIRST} уезжает в Казань"}
+            )
+        )
+        log = leaving.with_user(self.user_clerk)._confirm(
+            card_outcome="not_returned",
+            block_reason="lost",
+            balance_action="refund",
+            refund_partner=mother,
+            bank_details="Bank: test, BIC 000000000, account 40817810000000000002",
+        )
+        self._flush_tracking()
+        # What the post-commit hook does once the transaction is committed.
+        holder._multipas_unlink_files(files)
+
+        self.assertEqual(self._scan_database(NEEDLES), [])
+        self.assertEqual(self._scan_filestore(NEEDLES), [])
+        for fname in files:
+            self.assertFalse(os.path.exists(env["ir.attachment"]._full_path(fname)), fname)
+        self.assertEqual(self._count_dates(BIRTH), dates_before)
+
+        # What remains: an anonymous holder, the money history, the refund owed.
+        self.assertEqual(holder.name, f"Former pupil #{holder.id}")
+        self.assertFalse(holder.guardian_ids)
+        self.assertFalse(holder.image_1920)
+        self.assertEqual(len(account.entry_ids), 3)
+        self.assertEqual(sum(account.entry_ids.mapped("amount")), 0)
+        self.assertEqual(leaving.refund_partner_id, mother)
+        self.assertEqual(leaving.refund_amount, 435.0)
+        self.assertFalse(father_user.active, "the father has no other child at school")
+        self.assertFalse(self.env["multipas.account"]._find_inconsistent_accounts())
+        # The log says what kinds of data went, and nothing about the person.
+        categories = set(log.line_ids.mapped("category"))
+        self.assertTrue(
+            {
+                "name",
+                "birth_date",
+                "photo",
+                "contacts",
+                "health",
+                "guardians",
+                "messages",
+                "tracking",
+                "attachments",
+                "activities",
+                "followers",
+                "ledger_notes",
+                "notes",
+            }
+            <= categories,
+            categories,
+        )
