@@ -31,6 +31,8 @@ names the person is replaced, because a note is the one place where a clerk
 may have typed a name.
 """
 
+import contextlib
+import json
 import os
 import re
 from collections import Counter
@@ -271,7 +273,7 @@ class MultipasCardholder(models.Model):
         for name, field in holder._fields.items():
             if name in own_vals or field.inherited or not field.store:
                 continue
-            if field.compute or field.related or field.required:
+            if field.compute or field.related or field.required or field.automatic:
                 continue
             if field.type in ("char", "text", "html", "binary", "date") and holder[name]:
                 own_vals[name] = False
@@ -291,7 +293,9 @@ class MultipasCardholder(models.Model):
         for name, field in partner._fields.items():
             if name in PARTNER_KEEP or not field.store or field.compute or field.related:
                 continue
-            if field.type in ("char", "text", "html", "binary", "date", "datetime"):
+            if field.automatic:
+                continue
+            if field.type in ("char", "text", "html", "binary", "date"):
                 if field.required or not partner[name]:
                     continue
                 partner_vals[name] = False
@@ -360,7 +364,7 @@ class MultipasCardholder(models.Model):
         counts = Counter()
         env = self.env(su=True)
         partner = self.partner_id
-        patterns = [f"%{self._multipas_like_escape(s)}%" for s in terms["stems"]]
+        patterns = self._multipas_like_patterns(terms["stems"])
         own = {("multipas.cardholder", self.id), ("res.partner", partner.id)}
         pairs = [(model, res_id) for model, ids in scope.items() for res_id in ids]
 
@@ -398,6 +402,8 @@ class MultipasCardholder(models.Model):
                 tracking_vals["new_value_char"] = label
             tracking.write(tracking_vals)
         counts["tracking"] += len(relational)
+        # The searches below read the table in SQL.
+        relational.flush_recordset()
 
         # Tracked values that spell a name, an e-mail or the birth date.
         other_messages = messages - own_messages
@@ -430,9 +436,14 @@ class MultipasCardholder(models.Model):
         # name them, and those left empty once their tracked values went.
         named = other_messages.filtered(
             lambda m: self._multipas_text_matches(
-                " ".join(filter(None, [m.subject, m.body, m.email_from])), terms["stems"]
+                " ".join(filter(None, [m.body, m.email_from])), terms["stems"]
             )
         )
+        # A subject naming the person is usually the record's old name, set
+        # by the e-mail notification ("Re: <record>"): the message itself stays.
+        for message in other_messages - named:
+            if self._multipas_text_matches(message.subject, terms["stems"]):
+                message.subject = False
         empty = (other_messages - named).filtered(
             lambda m: (
                 not m.tracking_value_ids
@@ -545,6 +556,17 @@ class MultipasCardholder(models.Model):
         return re.sub(r"([\\%_])", r"\\\1", text)
 
     @api.model
+    def _multipas_like_patterns(self, stems):
+        """ILIKE patterns for ``stems`` as written and as JSON escapes them
+        (bus notifications store «Ш» as ``\\u0428``), in any letter case."""
+        variants = set()
+        for stem in stems:
+            for form in {stem, stem.lower(), stem.upper(), stem.capitalize()}:
+                variants.add(form)
+                variants.add(json.dumps(form)[1:-1])
+        return sorted(f"%{self._multipas_like_escape(v)}%" for v in variants)
+
+    @api.model
     def _multipas_text_matches(self, text, stems):
         text = (text or "").casefold()
         return any(stem.casefold() in text for stem in stems)
@@ -629,6 +651,9 @@ class MultipasCardholder(models.Model):
                 removed += 1
             except FileNotFoundError:
                 continue
+            # Done as the filestore cleanup would do it: off its list too.
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(Attachment._full_path("checklist"), fname))
         return removed
 
     def _multipas_erase_texts(self, scope, own, terms):

@@ -295,15 +295,15 @@ class MultipasLeaving(models.Model):
             ``"transfer"`` to ``sibling``'s account; ``"writeoff"`` of a debt
             (operator managers only)
         :returns: the erasure log
+        :raises UserError: when something doesn't allow it; every check runs
+            before the first change
         """
         self.ensure_one()
-        self._check_operator()
-        self._check_reported()
+        self._check_confirmation(
+            card_outcome, block_reason, balance_action, refund_partner, bank_details, sibling
+        )
         holder = self.holder_id
-        if holder.state != "enrolled":
-            raise UserError(self.env._("%(name)s has already left the school.", name=holder.name))
-        vals = {"block_reason": False}
-        vals.update(self._settle_cards(card_outcome, block_reason))
+        vals = self._settle_cards(card_outcome, block_reason)
         vals.update(self._settle_balance(balance_action, refund_partner, bank_details, sibling))
         account = self.account_id.sudo()
         if account and account.state != "closed":
@@ -325,60 +325,37 @@ class MultipasLeaving(models.Model):
         self._post_confirmation_summary()
         return log
 
-    def _settle_cards(self, card_outcome, block_reason):
+    def _check_confirmation(
+        self, card_outcome, block_reason, balance_action, refund_partner, bank_details, sibling
+    ):
+        """Every reason to refuse the confirmation, checked before acting."""
+        self._check_operator()
+        self._check_reported()
         holder = self.holder_id
-        cards = self.env["multipas.card"].search([("holder_id", "=", holder.id)])
-        issued = cards.filtered(lambda c: c.state == "issued")
-        vals = {"card_outcome": "no_card", "card_id": issued[:1].id or False}
-        if issued:
-            if card_outcome == "returned":
-                issued.action_retire()
-            elif card_outcome == "not_returned":
-                if block_reason not in dict(BLOCK_REASONS):
-                    raise UserError(self.env._("Choose why the card is blocked."))
-                issued.action_block(block_reason)
-                vals["block_reason"] = block_reason
-            else:
-                raise UserError(
-                    self.env._(
-                        "Say whether card %(number)s was handed in.", number=issued[0].number
-                    )
-                )
-            vals["card_outcome"] = card_outcome
-        # Cards made for this person but never handed over carry their name
-        # and photo: they go out of circulation too. Blocked ones stay blocked.
-        cards.filtered(lambda c: c.state in ("new", "stock")).action_retire()
-        return vals
-
-    def _settle_balance(self, action, refund_partner, bank_details, sibling):
-        account = self.account_id
-        if not account or account.state == "closed":
-            return {"balance_action": "none", "balance_at_confirmation": 0.0}
-        balance = account.balance
-        currency = account.currency_id
-        vals = {"balance_at_confirmation": balance, "balance_action": action}
-        origin = f"{self._name},{self.id}"
-        if currency.is_zero(balance):
-            if action not in (None, False, "none"):
-                raise UserError(
-                    self.env._(
-                        "Account %(number)s is at zero now: there is nothing to refund, "
-                        "move or write off.",
-                        number=account.number,
-                    )
-                )
-            vals["balance_action"] = "none"
-            return vals
-        if account.state == "frozen" and balance > 0:
+        if holder.state != "enrolled":
+            raise UserError(self.env._("%(name)s has already left the school.", name=holder.name))
+        issued = self.env["multipas.card"].search(
+            [("holder_id", "=", holder.id), ("state", "=", "issued")], limit=1
+        )
+        if issued and card_outcome not in ("returned", "not_returned"):
             raise UserError(
-                self.env._(
-                    "Account %(number)s is frozen: an operator manager must unfreeze it "
-                    "before its balance is paid out.",
-                    number=account.number,
-                )
+                self.env._("Say whether card %(number)s was handed in.", number=issued.number)
             )
+        if issued and card_outcome == "not_returned" and block_reason not in dict(BLOCK_REASONS):
+            raise UserError(self.env._("Choose why the card is blocked."))
+        account = self.account_id
+        balance = self._open_balance()
+        if not account or account.state == "closed" or account.currency_id.is_zero(balance):
+            if balance_action not in (None, False, "none"):
+                raise UserError(
+                    self.env._(
+                        "The personal account is at zero now: there is nothing to refund, "
+                        "move or write off."
+                    )
+                )
+            return
         if balance < 0:
-            if action != "writeoff":
+            if balance_action != "writeoff":
                 raise UserError(
                     self.env._(
                         "Account %(number)s owes %(debt)s: the guardians settle the debt "
@@ -391,6 +368,68 @@ class MultipasLeaving(models.Model):
                 self.env.su or self.env.user.has_group("multipas_cards.group_operator_manager")
             ):
                 raise AccessError(self.env._("Only an operator manager may write off a debt."))
+            return
+        if account.state == "frozen":
+            raise UserError(
+                self.env._(
+                    "Account %(number)s is frozen: an operator manager must unfreeze it "
+                    "before its balance is paid out.",
+                    number=account.number,
+                )
+            )
+        if balance_action == "refund":
+            if not refund_partner or refund_partner not in holder.sudo().guardian_ids:
+                raise UserError(
+                    self.env._("Choose the guardian who receives the refund among the guardians.")
+                )
+            if not (bank_details or "").strip():
+                raise UserError(
+                    self.env._("Write the bank details the accountant pays the refund to.")
+                )
+        elif balance_action == "transfer":
+            if not sibling or sibling not in self._allowed_siblings():
+                raise UserError(
+                    self.env._(
+                        "The balance can move only to an enrolled brother or sister: "
+                        "another child of the same guardians with an open account."
+                    )
+                )
+        else:
+            raise UserError(
+                self.env._(
+                    "Account %(number)s holds %(balance)s: refund it to a guardian or move it "
+                    "to a sibling's account.",
+                    number=account.number,
+                    balance=account._fmt(balance),
+                )
+            )
+
+    def _settle_cards(self, card_outcome, block_reason):
+        holder = self.holder_id
+        cards = self.env["multipas.card"].search([("holder_id", "=", holder.id)])
+        issued = cards.filtered(lambda c: c.state == "issued")
+        vals = {"card_outcome": "no_card", "card_id": issued[:1].id or False, "block_reason": False}
+        if issued:
+            if card_outcome == "returned":
+                issued.action_retire()
+            else:
+                issued.action_block(block_reason)
+                vals["block_reason"] = block_reason
+            vals["card_outcome"] = card_outcome
+        # Cards made for this person but never handed over carry their name
+        # and photo: they go out of circulation too. Blocked ones stay blocked.
+        cards.filtered(lambda c: c.state in ("new", "stock")).action_retire()
+        return vals
+
+    def _settle_balance(self, action, refund_partner, bank_details, sibling):
+        """Bring the account to zero as checked by _check_confirmation."""
+        account = self.account_id
+        balance = self._open_balance()
+        if not account or account.state == "closed" or account.currency_id.is_zero(balance):
+            return {"balance_action": "none", "balance_at_confirmation": 0.0}
+        vals = {"balance_at_confirmation": balance, "balance_action": action}
+        origin = f"{self._name},{self.id}"
+        if action == "writeoff":
             entry = account.post(
                 -balance,
                 "adjustment",
@@ -399,17 +438,7 @@ class MultipasLeaving(models.Model):
                 note=self.env._("Debt written off on leaving %(name)s", name=self.name),
             )
             vals.update({"writeoff_amount": -balance, "writeoff_entry_id": entry.id})
-            return vals
-        if action == "refund":
-            guardians = self.holder_id.sudo().guardian_ids
-            if not refund_partner or refund_partner not in guardians:
-                raise UserError(
-                    self.env._("Choose the guardian who receives the refund among the guardians.")
-                )
-            if not (bank_details or "").strip():
-                raise UserError(
-                    self.env._("Write the bank details the accountant pays the refund to.")
-                )
+        elif action == "refund":
             # In this ledger "refund" credits a purchase back; money leaving
             # the system when an account closes is a "closing" debit.
             entry = account.post(
@@ -427,15 +456,7 @@ class MultipasLeaving(models.Model):
                     "refund_entry_id": entry.id,
                 }
             )
-            return vals
-        if action == "transfer":
-            if not sibling or sibling not in self._allowed_siblings():
-                raise UserError(
-                    self.env._(
-                        "The balance can move only to an enrolled brother or sister: "
-                        "another child of the same guardians with an open account."
-                    )
-                )
+        else:
             target = sibling.sudo().account_id
             out = account.post(
                 -balance,
@@ -467,15 +488,7 @@ class MultipasLeaving(models.Model):
                     "transfer_in_entry_id": entry_in.id,
                 }
             )
-            return vals
-        raise UserError(
-            self.env._(
-                "Account %(number)s holds %(balance)s: refund it to a guardian or move it "
-                "to a sibling's account.",
-                number=account.number,
-                balance=account._fmt(balance),
-            )
-        )
+        return vals
 
     def _post_confirmation_summary(self):
         """One message on the request saying what was done, without names:

@@ -464,7 +464,7 @@ class TestLeavingConfirm(LeavingCommon):
         self.assertEqual((log.res_model, log.res_id), ("multipas.cardholder", self.pupil_a1.id))
         self.assertEqual(log.leaving_id, leaving)
         categories = set(log.line_ids.mapped("category"))
-        self.assertTrue({"name", "health", "guardians", "messages"} <= categories, categories)
+        self.assertTrue({"name", "health", "guardians"} <= categories, categories)
         as_manager = log.with_user(self.user_manager)
         as_manager.read(["date", "user_id", "line_ids"])
         for user in (self.user_clerk, self.user_coordinator, self.user_teacher):

@@ -203,6 +203,9 @@ class MultipasRolloverWizard(models.TransientModel):
             [cls.id for cls, _pupils in promotions + graduations]
         )
         old_classes.write({"active": False})
+        # Postings read the holder's class in SQL (the class snapshot of each
+        # ledger entry): the moves must be in the database before any.
+        self.env.flush_all()
         for cls in old_classes:
             cls.message_post(
                 body=self.env._("Archived by the roll-over to %(year)s.", year=self.to_year)
