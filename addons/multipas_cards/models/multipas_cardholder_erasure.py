@@ -499,6 +499,10 @@ class MultipasCardholder(models.Model):
         env.execute_query(
             SQL("DELETE FROM mail_notification WHERE res_partner_id = %s", partner.id)
         )
+        env["mail.message"].invalidate_model(
+            ["record_name", "author_id", "email_from", "partner_ids", "starred_partner_ids"]
+        )
+        env["mail.notification"].invalidate_model()
 
         # Followers of the person's records, and the person following anything.
         followers = env["mail.followers"].search(
