@@ -43,11 +43,15 @@ class MultipasErasureLog(models.Model):
     )
     res_model = fields.Char(string="Model", required=True, readonly=True)
     res_id = fields.Integer(string="Record ID", required=True, readonly=True)
-    leaving_id = fields.Many2one("multipas.leaving", readonly=True, ondelete="restrict")
+    leaving_id = fields.Many2one(
+        "multipas.leaving", string="Leaving request", readonly=True, ondelete="restrict"
+    )
     company_id = fields.Many2one(
         "res.company", required=True, readonly=True, default=lambda self: self.env.company
     )
-    line_ids = fields.One2many("multipas.erasure.log.line", "log_id", readonly=True)
+    line_ids = fields.One2many(
+        "multipas.erasure.log.line", "log_id", string="Erased data", readonly=True
+    )
 
     @api.depends("res_model", "res_id")
     def _compute_display_name(self):
@@ -73,10 +77,17 @@ class MultipasErasureLogLine(models.Model):
     _order = "log_id, id"
 
     log_id = fields.Many2one(
-        "multipas.erasure.log", required=True, readonly=True, ondelete="cascade", index=True
+        "multipas.erasure.log",
+        string="Erasure",
+        required=True,
+        readonly=True,
+        ondelete="cascade",
+        index=True,
     )
-    category = fields.Selection(ERASURE_CATEGORIES, required=True, readonly=True)
-    count = fields.Integer(readonly=True, help="How many values or records were erased.")
+    category = fields.Selection(ERASURE_CATEGORIES, string="Data", required=True, readonly=True)
+    count = fields.Integer(
+        string="How many", readonly=True, help="How many values or records were erased."
+    )
 
     def write(self, vals):  # pylint: disable=method-required-super
         raise UserError(self.env._("The erasure log can't be changed."))

@@ -75,6 +75,7 @@ class MultipasLeaving(models.Model):
     balance = fields.Monetary(related="account_id.balance", string="Current balance")
     reason = fields.Selection(LEAVING_REASONS, required=True, default="moved", tracking=True)
     leaving_date = fields.Date(
+        string="Leaving date",
         required=True,
         default=fields.Date.context_today,
         tracking=True,
@@ -97,13 +98,13 @@ class MultipasLeaving(models.Model):
     reported_by_id = fields.Many2one(
         "res.users", string="Reported by", readonly=True, default=lambda self: self.env.user
     )
-    reported_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
+    reported_at = fields.Datetime(string="Reported at", readonly=True, default=fields.Datetime.now)
     confirmed_by_id = fields.Many2one("res.users", string="Confirmed by", readonly=True)
-    confirmed_at = fields.Datetime(readonly=True)
+    confirmed_at = fields.Datetime(string="Confirmed at", readonly=True)
 
     # === OUTCOME (written when the operator confirms) === #
 
-    card_outcome = fields.Selection(CARD_OUTCOMES, readonly=True)
+    card_outcome = fields.Selection(CARD_OUTCOMES, string="Card outcome", readonly=True)
     card_id = fields.Many2one(
         "multipas.card",
         readonly=True,
@@ -111,8 +112,8 @@ class MultipasLeaving(models.Model):
         help="The card the leaver held: retired when handed in, blocked otherwise.",
     )
     block_reason = fields.Selection(BLOCK_REASONS, readonly=True)
-    balance_at_confirmation = fields.Monetary(readonly=True)
-    balance_action = fields.Selection(BALANCE_ACTIONS, readonly=True)
+    balance_at_confirmation = fields.Monetary(string="Balance when confirmed", readonly=True)
+    balance_action = fields.Selection(BALANCE_ACTIONS, string="Remaining balance", readonly=True)
     refund_partner_id = fields.Many2one(
         "res.partner",
         string="Refund to",
@@ -120,8 +121,9 @@ class MultipasLeaving(models.Model):
         ondelete="restrict",
         help="The guardian the accountant pays the remaining balance to.",
     )
-    refund_amount = fields.Monetary(readonly=True)
+    refund_amount = fields.Monetary(string="Refund amount", readonly=True)
     refund_bank_details = fields.Text(
+        string="Bank details",
         readonly=True,
         groups="multipas_cards.group_operator_clerk",
         help="Where the accountant sends the refund (bank, account, payee).",
@@ -136,7 +138,7 @@ class MultipasLeaving(models.Model):
         ondelete="restrict",
         help="The sibling whose personal account received the remaining balance.",
     )
-    transfer_amount = fields.Monetary(readonly=True)
+    transfer_amount = fields.Monetary(string="Amount moved", readonly=True)
     transfer_out_entry_id = fields.Many2one(
         "multipas.account.entry", string="Transfer out", readonly=True, ondelete="restrict"
     )
@@ -148,12 +150,14 @@ class MultipasLeaving(models.Model):
         "multipas.account.entry", string="Write-off entry", readonly=True, ondelete="restrict"
     )
     portal_access_removed = fields.Integer(
+        string="Portal logins removed",
         readonly=True,
         help="Guardians whose portal access was removed because no other child of theirs "
         "is enrolled.",
     )
     erasure_log_id = fields.Many2one(
         "multipas.erasure.log",
+        string="Erasure log",
         readonly=True,
         ondelete="restrict",
         groups="multipas_cards.group_operator_manager",
@@ -495,13 +499,16 @@ class MultipasLeaving(models.Model):
         it is posted after the erasure and stays."""
         lines = []
         card_outcomes = dict(self._fields["card_outcome"]._description_selection(self.env))
-        lines.append(
-            self.env._(
-                "Card: %(outcome)s%(number)s.",
-                outcome=card_outcomes[self.card_outcome],
-                number=f" ({self.card_id.number})" if self.card_id else "",
+        if self.card_id:
+            lines.append(
+                self.env._(
+                    "Card %(number)s: %(outcome)s.",
+                    number=self.card_id.number,
+                    outcome=card_outcomes[self.card_outcome],
+                )
             )
-        )
+        else:
+            lines.append(self.env._("No card was in use."))
         account = self.account_id.sudo()
         if self.balance_action == "refund":
             lines.append(

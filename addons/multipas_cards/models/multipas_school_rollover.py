@@ -5,6 +5,7 @@ class MultipasSchool(models.Model):
     _inherit = "multipas.school"
 
     last_grade = fields.Integer(
+        string="Last grade",
         default=11,
         required=True,
         tracking=True,

@@ -56,6 +56,15 @@ class TestLeavingReport(LeavingCommon):
         self.assertEqual(self.pupil_a1.state, "enrolled")
         self.assertEqual(self.card_a1.state, "issued")
 
+    def test_coordinator_reports_through_the_form(self):
+        """Test that the form view creates a request as a coordinator sends it."""
+        with Form(self.Leaving.with_user(self.user_coordinator)) as form:
+            form.holder_id = self.pupil_a2
+            form.reason = "other"
+            form.note = "moving abroad"
+        leaving = form.save()
+        self.assertEqual((leaving.state, leaving.holder_id), ("reported", self.pupil_a2))
+
     def test_coordinator_cannot_report_other_school(self):
         """Test that a coordinator can't report a pupil of another school."""
         with self.assertRaises(AccessError):

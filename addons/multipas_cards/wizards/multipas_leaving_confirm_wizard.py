@@ -21,6 +21,7 @@ class MultipasLeavingConfirmWizard(models.TransientModel):
     )
     balance_sign = fields.Selection(
         [("zero", "Zero"), ("positive", "Positive"), ("negative", "Negative")],
+        string="Balance sign",
         compute="_compute_situation",
     )
     card_returned = fields.Selection(
@@ -41,7 +42,8 @@ class MultipasLeavingConfirmWizard(models.TransientModel):
         "res.partner", string="Refund to", domain="[('id', 'in', guardian_ids)]"
     )
     bank_details = fields.Text(
-        help="Bank, account number and payee for the accountant who pays the refund."
+        string="Bank details",
+        help="Bank, account number and payee for the accountant who pays the refund.",
     )
     sibling_ids = fields.Many2many(
         "multipas.cardholder", compute="_compute_situation", string="Siblings"
@@ -49,7 +51,7 @@ class MultipasLeavingConfirmWizard(models.TransientModel):
     sibling_id = fields.Many2one(
         "multipas.cardholder", string="Move to", domain="[('id', 'in', sibling_ids)]"
     )
-    is_manager = fields.Boolean(compute="_compute_situation")
+    is_manager = fields.Boolean(compute="_compute_situation", string="Operator manager")
 
     @api.model
     def default_get(self, fields_list):

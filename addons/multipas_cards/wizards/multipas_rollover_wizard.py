@@ -34,6 +34,7 @@ class MultipasRolloverWizard(models.TransientModel):
     )
     to_year = fields.Char(string="To school year", compute="_compute_to_year")
     graduation_date = fields.Date(
+        string="Graduates' leaving date",
         required=True,
         default=fields.Date.context_today,
         help="The leaving date written on the graduates' leaving requests.",
@@ -43,7 +44,9 @@ class MultipasRolloverWizard(models.TransientModel):
         default=True,
         help="Each new class gets the teacher of the class it continues.",
     )
-    state = fields.Selection([("preview", "Preview"), ("done", "Done")], default="preview")
+    state = fields.Selection(
+        [("preview", "Preview"), ("done", "Done")], string="Step", default="preview"
+    )
     class_count = fields.Integer(compute="_compute_preview", string="Classes to promote")
     pupil_count = fields.Integer(compute="_compute_preview", string="Pupils to move")
     graduate_class_count = fields.Integer(compute="_compute_preview", string="Graduating classes")
