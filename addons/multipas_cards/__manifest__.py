@@ -51,6 +51,12 @@
         "views/multipas_class_issuance_views.xml",
         "wizards/multipas_card_batch_wizard_views.xml",
         "views/multipas_card_batch_menus.xml",
+        "security/multipas_leaving_security.xml",
+        "data/multipas_leaving_data.xml",
+        "views/multipas_leaving_views.xml",
+        "wizards/multipas_leaving_confirm_wizard_views.xml",
+        "wizards/multipas_rollover_wizard_views.xml",
+        "views/multipas_leaving_menus.xml",
     ],
     "demo": [
         "demo/multipas_demo.xml",

@@ -22,3 +22,9 @@ from . import multipas_card_in_batch
 from . import multipas_school_documents
 from . import multipas_class_issuance
 from . import multipas_demo_batches
+from . import multipas_leaving
+from . import multipas_erasure_log
+from . import multipas_cardholder_erasure
+from . import multipas_school_rollover
+from . import multipas_demo_leaving
+from . import multipas_registration_erasure

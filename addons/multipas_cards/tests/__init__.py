@@ -12,3 +12,7 @@ from . import test_registration_ui
 from . import test_card_batch
 from . import test_card_batch_reports
 from . import test_card_batch_ui
+from . import test_leaving
+from . import test_leaving_erasure
+from . import test_rollover
+from . import test_leaving_ui

@@ -135,6 +135,10 @@ MENUS_SCHOOL_STAFF = MENUS_ALL - {
     "menu_tariff",
 }
 MENUS_PEOPLE_ONLY = {"menu_root", "menu_people", "menu_cardholder", "menu_class"}
+# Leaving (issue #4, part 8–9): coordinators report leavers; the roll-over
+# and the erasure log are the operator manager's.
+MENUS_ALL |= {"menu_leaving", "menu_rollover", "menu_erasure_log"}
+MENUS_SCHOOL_STAFF = (MENUS_SCHOOL_STAFF | {"menu_leaving"}) - {"menu_rollover", "menu_erasure_log"}
 
 
 @tagged("post_install", "-at_install", "multipas_ui")

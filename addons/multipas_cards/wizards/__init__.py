@@ -8,3 +8,5 @@ from . import multipas_card_batch_add_wizard
 from . import multipas_card_batch_import_wizard
 from . import multipas_card_batch_sign_wizard
 from . import multipas_class_issue_wizard
+from . import multipas_leaving_confirm_wizard
+from . import multipas_rollover_wizard
