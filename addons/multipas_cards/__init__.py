@@ -1,5 +1,6 @@
 from . import models
 from . import wizards
+from . import controllers
 
 
 def uninstall_hook(env):

@@ -4,3 +4,6 @@ from . import test_cards
 from . import test_security
 from . import test_ui
 from . import test_reissue
+from . import test_portal_access
+from . import test_portal_actions
+from . import test_portal_tour

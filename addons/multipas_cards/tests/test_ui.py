@@ -122,6 +122,8 @@ MENUS_ALL = {
     "menu_school",
     "menu_benefit_category",
     "menu_tariff",
+    # Parents' cabinet
+    "menu_cardholder_photo_review",
 }
 MENUS_SCHOOL_STAFF = MENUS_ALL - {
     "menu_config",
