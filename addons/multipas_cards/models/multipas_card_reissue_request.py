@@ -41,7 +41,7 @@ class MultipasCardReissue(models.Model):
     issued_at = fields.Datetime(required=False)
 
     def init(self):
-        super().init()
+        result = super().init()
         # One open request per child: a second click finds the first one.
         self.env.cr.execute(
             SQL(
@@ -49,6 +49,7 @@ class MultipasCardReissue(models.Model):
                 "ON multipas_card_reissue (holder_id) WHERE state = 'requested'"
             )
         )
+        return result
 
     @api.constrains("state", "new_card_id", "issued_at")
     def _check_done_complete(self):

@@ -28,11 +28,12 @@ def normalize_photo(data, env):
     if not data:
         raise UserError(env._("Choose a photo to upload."))
     if len(data) > PHOTO_MAX_BYTES:
+        megabytes = f"{len(data) / 1024 / 1024:.1f}"
         raise UserError(
             env._(
                 "The photo is %(size)s MB: the limit is 5 MB. Take a smaller one or "
                 "lower the camera resolution.",
-                size=f"{len(data) / 1024 / 1024:.1f}",
+                size=megabytes,
             )
         )
     if guess_mimetype(data) not in PHOTO_MIMETYPES:

@@ -7,3 +7,4 @@ from . import test_reissue
 from . import test_portal_access
 from . import test_portal_actions
 from . import test_portal_tour
+from . import test_portal_backend

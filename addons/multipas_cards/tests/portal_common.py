@@ -76,6 +76,7 @@ class MultipasPortalCommon(MultipasCommon):
         cls.provider.write({"state": "test", "is_published": True, "company_id": cls.company.id})
         cls.payment_method = cls.env.ref("payment_demo.payment_method_demo")
         # The assertions read English, whatever languages the database has.
+        cls.env["res.lang"]._activate_lang("en_US")
         (
             cls.user_guardian_a
             | cls.user_guardian_b

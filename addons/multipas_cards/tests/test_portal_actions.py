@@ -139,18 +139,17 @@ class TestPortalTopup(MultipasPortalCommon, HttpCase):
         before = self._tx_count()
         token = self._pay_page("500")
         forged = [
-            {"amount": 5000.0, "token": token},
-            {"amount": -500.0, "token": token},
-            {"amount": 500.0, "token": "forged"},
-            {"amount": 500.0, "token": token, "provider_id": 999999},
-            {"amount": 500.0, "token": token, "is_validation": True},
-            {"amount": 500.0, "token": token, "partner_id": self.user_guardian_b.partner_id.id},
-            {"amount": 500.0, "token": token, "custom_create_values": {"amount": 1}},
+            (5000.0, token, {}),
+            (-500.0, token, {}),
+            (500.0, "forged", {}),
+            (500.0, token, {"provider_id": 999999}),
+            (500.0, token, {"is_validation": True}),
+            (500.0, token, {"partner_id": self.user_guardian_b.partner_id.id}),
+            (500.0, token, {"custom_create_values": {"amount": 1}}),
         ]
-        for case in forged:
-            case = dict(case)
-            result = self._start(case.pop("amount"), case.pop("token"), **case)
-            self.assertIn("error", result, case)
+        for amount, access_token, extra in forged:
+            result = self._start(amount, access_token, **extra)
+            self.assertIn("error", result, (amount, extra))
         self.assertEqual(self._tx_count(), before)
 
     def test_closed_account_is_not_topped_up(self):
