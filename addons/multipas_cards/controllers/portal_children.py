@@ -215,14 +215,6 @@ class MultipasPortal(payment_portal.PaymentPortal):
 
     # === HOME === #
 
-    def _prepare_home_portal_values(self, counters):
-        values = super()._prepare_home_portal_values(counters)
-        if "multipas_child_count" in counters:
-            values["multipas_child_count"] = len(
-                request.env["res.partner"]._multipas_portal_children()
-            )
-        return values
-
     @http.route()
     def home(self, **kw):
         response = super().home(**kw)
