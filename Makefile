@@ -16,6 +16,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 DB ?= multipas_demo
 PORT ?= 8069
+# Installed with the addons though no manifest depends on them (see EXTRA_MODULES in
+# tools/run_tests.py): the demo payment provider the parents' cabinet tops up with.
+DEMO_EXTRA_MODULES := payment_demo
 # Odoo runs from var/: `python -m` puts the current directory first on sys.path, and the
 # repository root has folders (tools/, tests/) that must not shadow importable packages.
 ODOO := cd var && $(PYTHON) -m odoo
@@ -56,6 +59,7 @@ format:
 demo:
 	@mkdir -p var
 	addons=$$($(PYTHON) tools/run_tests.py --list-addons)
+	addons=$${addons:+$$addons,}$(DEMO_EXTRA_MODULES)
 	addons_path=$$($(PYTHON) tools/run_tests.py --addons-path)
 	if psql -d "$(DB)" -Atqc 'SELECT 1 FROM ir_module_module LIMIT 1' >/dev/null 2>&1; then
 	    installed=$$(psql -d "$(DB)" -Atqc "SELECT name FROM ir_module_module WHERE state = 'installed'")

@@ -12,7 +12,7 @@
     "application": True,
     "installable": True,
     "uninstall_hook": "uninstall_hook",
-    "depends": ["mail", "portal", "product", "resource"],
+    "depends": ["mail", "portal", "product", "resource", "payment"],
     "data": [
         "security/multipas_security.xml",
         "security/ir.model.access.csv",
@@ -57,8 +57,24 @@
         "wizards/multipas_leaving_confirm_wizard_views.xml",
         "wizards/multipas_rollover_wizard_views.xml",
         "views/multipas_leaving_menus.xml",
+        # Parents' cabinet (portal)
+        "data/multipas_portal_data.xml",
+        "views/portal_children_templates.xml",
+        "views/multipas_cardholder_photo_views.xml",
+        "views/multipas_card_reissue_request_views.xml",
+        "views/res_partner_portal_views.xml",
+        "views/multipas_portal_menus.xml",
+        "report/multipas_account_statement_report.xml",
     ],
     "demo": [
         "demo/multipas_demo.xml",
     ],
+    "assets": {
+        "web.assets_frontend": [
+            "multipas_cards/static/src/scss/portal_children.scss",
+        ],
+        "web.assets_tests": [
+            "multipas_cards/static/tests/tours/*.js",
+        ],
+    },
 }

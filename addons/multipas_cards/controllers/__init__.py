@@ -1,1 +1,2 @@
 from . import portal_registration
+from . import portal_children

@@ -28,3 +28,14 @@ from . import multipas_cardholder_erasure
 from . import multipas_school_rollover
 from . import multipas_demo_leaving
 from . import multipas_registration_erasure
+from . import multipas_portal_tools
+from . import multipas_notification_channel
+from . import res_partner_portal
+from . import multipas_cardholder_photo
+from . import multipas_card_portal
+from . import multipas_card_reissue_request
+from . import multipas_account_portal
+from . import multipas_account_entry_portal
+from . import payment_transaction
+from . import report_multipas_account_statement
+from . import multipas_demo_portal

@@ -16,3 +16,7 @@ from . import test_leaving
 from . import test_leaving_erasure
 from . import test_rollover
 from . import test_leaving_ui
+from . import test_portal_access
+from . import test_portal_actions
+from . import test_portal_tour
+from . import test_portal_backend

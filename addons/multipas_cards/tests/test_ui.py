@@ -127,6 +127,8 @@ MENUS_ALL = {
     "menu_card_batch",
     "menu_card_stock",
     "menu_school_reserve",
+    # Parents' cabinet
+    "menu_cardholder_photo_review",
 }
 MENUS_SCHOOL_STAFF = MENUS_ALL - {
     "menu_config",

@@ -10,3 +10,4 @@ from . import multipas_card_batch_sign_wizard
 from . import multipas_class_issue_wizard
 from . import multipas_leaving_confirm_wizard
 from . import multipas_rollover_wizard
+from . import multipas_card_reissue_wizard_request
