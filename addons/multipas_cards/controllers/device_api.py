@@ -38,8 +38,9 @@ DEVICE_ROUTE = {
 }
 
 
-def _translate(*args, **kwargs):
-    return request.env._(*args, **kwargs)
+def _(source, *args, **kwargs):
+    """Translate in the request's language (the name lets the export find the terms)."""
+    return request.env._(source, *args, **kwargs)
 
 
 def _device():
@@ -63,9 +64,9 @@ def _query(allowed):
     args = request.httprequest.args
     for name in args:
         if name not in allowed:
-            raise bad_request(_translate("Unknown query parameter: %(name)s", name=name))
+            raise bad_request(_("Unknown query parameter: %(name)s", name=name))
         if len(args.getlist(name)) > 1:
-            raise bad_request(_translate("Query parameter %(name)s is repeated.", name=name))
+            raise bad_request(_("Query parameter %(name)s is repeated.", name=name))
     return {name: args[name] for name in args}
 
 
@@ -80,7 +81,7 @@ def _int_param(params, name, minimum, maximum, default):
         or not minimum <= int(raw) <= maximum
     ):
         raise bad_request(
-            _translate(
+            _(
                 "%(name)s must be a whole number from %(min)s to %(max)s.",
                 name=name,
                 min=minimum,
@@ -95,27 +96,29 @@ def _json_body(schema_name):
     _query(())
     httprequest = request.httprequest
     if httprequest.mimetype != "application/json":
-        raise bad_request(_translate("Send the body as Content-Type: application/json."))
-    too_large = DeviceApiError(413, "too_large", _translate("The body is larger than 1 MiB."))
+        raise bad_request(_("Send the body as Content-Type: application/json."))
+    too_large = DeviceApiError(413, "too_large", _("The body is larger than 1 MiB."))
     # The route's max_content_length makes werkzeug refuse a longer body as
     # well (413, turned into JSON by ir.http); a body without a length
     # (chunked) reads as empty and is refused as not JSON.
     if (httprequest.content_length or 0) > MAX_BODY_BYTES:
         raise too_large
-    raw = httprequest.get_data(cache=False)
+    # Cached: Odoo runs the whole request again after a serialization
+    # failure, and the second run must read the same body.
+    raw = httprequest.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         raise too_large
-    body = parse_json(raw, _translate)
+    body = parse_json(raw, _)
     if schema_name == "EventBatch" and isinstance(body, dict):
         events = body.get("events")
         if isinstance(events, list) and len(events) > MAX_EVENTS:
             raise DeviceApiError(
                 413,
                 "too_large",
-                _translate("A batch holds at most %(max)s events.", max=MAX_EVENTS),
+                _("A batch holds at most %(max)s events.", max=MAX_EVENTS),
             )
     components = openapi_document(_event_kinds())["components"]
-    Validator(components, _translate).validate(body, schema_name)
+    Validator(components, _).validate(body, schema_name)
     return body
 
 
@@ -138,13 +141,13 @@ class DeviceApi(http.Controller):
     def card(self, uid, **kwargs):
         _query(())
         if not UID_RE.match(uid):
-            raise bad_request(_translate("uid: not a card UID (4 to 10 bytes in hexadecimal)"))
+            raise bad_request(_("uid: not a card UID (4 to 10 bytes in hexadecimal)"))
         result = _device()._api_card(uid.upper())
         if result is None:
             raise DeviceApiError(
                 404,
                 "not_found",
-                _translate("No card in use with UID %(uid)s at this school.", uid=uid.upper()),
+                _("No card in use with UID %(uid)s at this school.", uid=uid.upper()),
             )
         return _respond(result)
 
@@ -170,12 +173,20 @@ class DeviceApi(http.Controller):
             raise DeviceApiError(
                 409,
                 "replayed_batch",
-                _translate(
+                _(
                     "Batch %(batch)s was already accepted: nothing was stored again.",
                     batch=body["batch_id"].lower(),
                 ),
             )
-        return _respond({"results": [{"uuid": u, "status": s} for u, s in results]})
+        # Each UUID as the box wrote it (it may use upper case), in its order.
+        return _respond(
+            {
+                "results": [
+                    {"uuid": event["uuid"], "status": status}
+                    for event, (_uuid, status) in zip(body["events"], results)
+                ]
+            }
+        )
 
     @http.route(
         f"{API_PREFIX}/openapi.json",

@@ -76,6 +76,7 @@ class MultipasDevice(models.Model):
     )
     version = fields.Char(string="Software version", readonly=True, copy=False, tracking=True)
     queue_depth = fields.Integer(
+        string="Queue depth",
         readonly=True,
         copy=False,
         help="Events waiting in the device's journal at its last heartbeat: "
@@ -104,17 +105,25 @@ class MultipasDevice(models.Model):
         tracking=True,
     )
     key_prefix = fields.Char(
+        string="Key prefix",
         readonly=True,
         copy=False,
         index=True,
         help="The first characters of the current key, to recognise it.",
     )
-    key_hash = fields.Char(readonly=True, copy=False, groups="base.group_system")
+    key_hash = fields.Char(
+        string="Key fingerprint",
+        readonly=True,
+        copy=False,
+        groups="base.group_system",
+        help="SHA-256 of the key: the key itself is not stored.",
+    )
     key_date = fields.Datetime(string="Key created", readonly=True, copy=False)
     key_revoked_date = fields.Datetime(string="Key revoked", readonly=True, copy=False)
 
-    event_count = fields.Integer(compute="_compute_event_count")
+    event_count = fields.Integer(string="Events", compute="_compute_event_count")
     allowlist_version = fields.Integer(
+        string="Allow-list version",
         compute="_compute_allowlist_version",
         help="Cursor of the latest change of the school's allow-list: a device "
         "that reports a lower one has not caught up yet.",
@@ -171,6 +180,15 @@ class MultipasDevice(models.Model):
         if "name" in vals:
             for device in self.sudo():
                 device.user_id.name = device._technical_user_name()
+        if "school_id" in vals:
+            for device in self.sudo():
+                device.user_id.write(
+                    {
+                        "company_ids": [Command.set(device.company_id.ids)],
+                        "company_id": device.company_id.id,
+                        "tz": device.school_id.tz,
+                    }
+                )
         if "active" in vals and not vals["active"]:
             self._close_silent_activities(self.env._("The device was archived."))
         return result

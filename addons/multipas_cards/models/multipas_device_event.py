@@ -176,45 +176,57 @@ class MultipasDeviceEvent(models.Model):
                 now,
                 uid,
                 now,
-            )
+            ),
+            # Two workers storing the same batch or event: the later one gets
+            # a serialization failure and Odoo re-runs the request (then 409
+            # or "duplicate"); expected under load, not worth an ERROR.
+            log_exceptions=False,
         )
         batch_row = cr.fetchone()
         if not batch_row:
             return None
         rows = SQL(", ").join(
             SQL(
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, 'new', %s, %s, %s, %s)",
+                "(%s, %s::varchar, %s::varchar, %s::varchar, %s::timestamp, %s::varchar, %s::jsonb)",
+                position,
                 event["uuid"],
-                device.id,
-                device.school_id.id,
-                company_id,
                 event["kind"],
                 event["uid"],
                 event["at"],
-                now,
                 event.get("reader"),
                 json.dumps(event.get("data") or {}),
-                batch_uuid,
-                uid,
-                now,
-                uid,
-                now,
             )
-            for event in events
+            for position, event in enumerate(events)
         )
+        # Each event is linked, as it is stored, to the card in use with its
+        # UID at the device's school (one index lookup per event; an unknown
+        # UID stays without card).
         cr.execute(
             SQL(
                 """
                 INSERT INTO multipas_device_event
-                       (uuid, device_id, school_id, company_id, kind, uid, at, received_at,
-                        reader, data, batch_uuid, state,
+                       (uuid, device_id, school_id, company_id, kind, uid, card_id, holder_id,
+                        at, received_at, reader, data, batch_uuid, state,
                         create_uid, create_date, write_uid, write_date)
-                VALUES %s
+                SELECT v.uuid, %(device)s, %(school)s, %(company)s, v.kind, v.uid, c.id,
+                       c.holder_id, v.at, %(now)s, v.reader, v.data, %(batch)s, 'done',
+                       %(user)s, %(now)s, %(user)s, %(now)s
+                  FROM (VALUES %(rows)s) AS v(position, uuid, kind, uid, at, reader, data)
+             LEFT JOIN multipas_card c
+                    ON c.uid = v.uid AND c.school_id = %(school)s AND c.state != 'retired'
+              ORDER BY v.position
                 ON CONFLICT (uuid) DO NOTHING
                 RETURNING id, uuid
                 """,
-                rows,
-            )
+                device=device.id,
+                school=device.school_id.id,
+                company=company_id,
+                now=now,
+                batch=batch_uuid,
+                user=uid,
+                rows=rows,
+            ),
+            log_exceptions=False,
         )
         inserted = {event_uuid: event_id for event_id, event_uuid in cr.fetchall()}
         results, seen = [], set()
@@ -235,9 +247,13 @@ class MultipasDeviceEvent(models.Model):
     # === PROCESSING === #
 
     def _process(self):
-        """Run each kind's handler on these new events, then mark them
-        processed. A handler refusing (UserError/ValidationError) is retried
-        event by event; the events it still refuses are marked failed."""
+        """Run each kind's handler on these events and mark them processed.
+        A handler refusing (UserError/ValidationError) is retried event by
+        event; the events it still refuses are marked failed.
+
+        New events are stored as processed already: they are processed in
+        the transaction that stores them, so nobody sees them before (and a
+        batch of 500 costs no second write of every row)."""
         kinds = self._get_event_kinds()
         for kind in set(self.mapped("kind")):
             events = self.filtered(lambda e: e.kind == kind)
@@ -261,8 +277,9 @@ class MultipasDeviceEvent(models.Model):
         self.filtered(lambda e: e.state == "new").write({"state": "done", "error": False})
 
     def _process_card_tap(self):
-        """A tap only identifies a card: link it. (multipas_canteen relays it
-        to the till.)"""
+        """A tap only identifies a card: make sure it is linked (events are
+        linked as they are stored; this catches a card registered since).
+        multipas_canteen relays the tap to the till."""
         self._link_cards()
 
     def _link_cards(self):

@@ -8,3 +8,4 @@ from . import test_device_api
 from . import test_device_security
 from . import test_device
 from . import test_device_ui
+from . import test_device_concurrency

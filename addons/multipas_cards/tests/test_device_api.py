@@ -6,6 +6,7 @@ from unittest.mock import patch
 from odoo.exceptions import AccessDenied, UserError
 from odoo.tests import HttpCase, tagged
 
+from ..controllers import device_api
 from ..controllers.device_api_schema import API_PREFIX, dump_document, openapi_document
 from ..models.multipas_device_event import CORE_EVENT_KINDS, MultipasDeviceEvent
 from .common import MultipasCommon
@@ -357,7 +358,7 @@ class TestDeviceApiRoutes(DeviceApiCommon):
         the device's school, and kept with no card for an unknown UID."""
         known, lower, unknown, other_school = (
             self.event(),
-            self.event(uid="a1b2c3d402", at="2026-11-25T14:00:00+05:00"),
+            self.event(uid="a1b2c3d402", at="2026-11-25T14:00:00+05:00", uuid=new_uuid().upper()),
             self.event(uid="DEADBEEF01", reader=None),
             self.event(uid="A1B2C3D403"),
         )
@@ -382,7 +383,8 @@ class TestDeviceApiRoutes(DeviceApiCommon):
         self.assertEqual(str(first.at), "2026-11-25 09:00:00.123000")
         self.assertEqual(first.reader, "pcsc-0")
         self.assertEqual(first.data, {})
-        second = stored[lower["uuid"]]
+        # UUIDs are stored in lower case and answered as the box wrote them.
+        second = stored[lower["uuid"].lower()]
         self.assertEqual((second.uid, second.card_id), ("A1B2C3D402", self.card_a2))
         self.assertEqual(str(second.at), "2026-11-25 09:00:00")
         self.assertFalse(stored[unknown["uuid"]].card_id)
@@ -413,6 +415,23 @@ class TestDeviceApiRoutes(DeviceApiCommon):
             2,
         )
 
+    def test_body_can_be_read_again(self):
+        """Test that a request body can be read twice in one request: Odoo
+        runs a request again after a serialization failure (two workers
+        storing the same batch), and the second run must see the same batch."""
+        original = device_api._device
+        reread = []
+
+        def device_after_reading_again():
+            reread.append(device_api._json_body("EventBatch"))
+            return original()
+
+        event = self.event()
+        with patch.object(device_api, "_device", device_after_reading_again):
+            body = self.ok(self.push([event]))
+        self.assertEqual(reread[0]["events"][0]["uuid"], event["uuid"])
+        self.assertEqual(body["results"], [{"uuid": event["uuid"], "status": "accepted"}])
+
     def test_events_same_uuid_twice_in_one_batch(self):
         """Test that an event repeated inside one batch is stored once."""
         event = self.event()
@@ -435,7 +454,7 @@ class TestDeviceApiRoutes(DeviceApiCommon):
 
         def refuse_deadbeef(events):
             if "DEADBEEF01" in events.mapped("uid"):
-                raise UserError(events.env._("no DEADBEEF here"))
+                raise UserError("no DEADBEEF here")  # pylint: disable=translation-required
             return original(events)
 
         good, bad = self.event(), self.event(uid="DEADBEEF01")
