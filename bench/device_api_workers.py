@@ -123,6 +123,20 @@ def start_odoo(db, port, log_path):
     raise SystemExit(f"odoo did not answer within 180 s; see {log_path}")
 
 
+def process_cpu(pids):
+    """CPU seconds (user + system) each of ``pids`` has used so far."""
+    result = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        result[pid] = (int(fields[11]) + int(fields[12])) / common.CLK_TCK
+    return result
+
+
 def worker_pids(proc):
     """The pids of the prefork HTTP workers (children of the main process)."""
     try:
@@ -299,12 +313,15 @@ def run(args):
             Race(k, devices[k % len(devices)], base, args.batch_size) for k in range(args.races)
         ]
         sampler = common.CpuSampler(db=db).start()
+        server_pids = [proc.pid, *workers]
+        server_cpu_before = process_cpu(server_pids)
         started = time.perf_counter()
         for thread in [*clients, *racers]:
             thread.start()
         for thread in [*clients, *racers]:
             thread.join()
         elapsed = time.perf_counter() - started
+        server_cpu_after = process_cpu(server_pids)
         sampler.stop()
     finally:
         if proc is not None:
@@ -314,6 +331,10 @@ def run(args):
             except subprocess.TimeoutExpired:
                 proc.kill()
     report["push_seconds"] = round(elapsed, 2)
+    report["odoo_cpu_seconds"] = {
+        str(pid): round(server_cpu_after.get(pid, 0) - server_cpu_before.get(pid, 0), 2)
+        for pid in server_pids
+    }
     report["cpu_seconds"] = sampler.groups
     verify(report, db, devices, clients, racers, log_path)
     if args.keep:
@@ -389,6 +410,9 @@ def verify(report, db, devices, clients, racers, log_path):
                 1,
             ),
             "batch_latency_ms": common.percentiles(latencies),
+            "odoo_cpu_ms_per_event": round(
+                1000 * sum(report["odoo_cpu_seconds"].values()) / max(events_accepted, 1), 2
+            ),
             "race_outcomes": {str(list(k)): n for k, n in race_outcomes.items()},
         }
     )
@@ -422,6 +446,10 @@ def print_report(report):
         f"accepted, {report['throughput_batches_per_s']} POST /events per s"
     )
     print(f"batch latency ms: {report['batch_latency_ms']}")
+    print(
+        f"Odoo CPU seconds per process (main, workers): {report['odoo_cpu_seconds']}; "
+        f"{report['odoo_cpu_ms_per_event']} ms of Odoo CPU per accepted event"
+    )
     print(
         f"events: {report['events_sent_distinct']} distinct sent, {report['events_stored']} "
         f"stored, {report['events_accepted_answers']} 'accepted' answers; lost "
