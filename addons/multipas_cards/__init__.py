@@ -6,3 +6,4 @@ from . import report
 
 def uninstall_hook(env):
     env["multipas.account"]._drop_post_function()
+    env["multipas.allowlist"]._drop_sql_objects()

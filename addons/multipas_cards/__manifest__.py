@@ -65,6 +65,12 @@
         "views/res_partner_portal_views.xml",
         "views/multipas_portal_menus.xml",
         "report/multipas_account_statement_report.xml",
+        "security/multipas_device_security.xml",
+        "data/multipas_device_data.xml",
+        "views/multipas_device_views.xml",
+        "views/multipas_device_event_views.xml",
+        "wizards/multipas_device_key_wizard_views.xml",
+        "views/multipas_device_menus.xml",
     ],
     "demo": [
         "demo/multipas_demo.xml",

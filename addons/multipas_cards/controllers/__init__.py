@@ -1,2 +1,3 @@
 from . import portal_registration
 from . import portal_children
+from . import device_api

@@ -39,3 +39,10 @@ from . import multipas_account_entry_portal
 from . import payment_transaction
 from . import report_multipas_account_statement
 from . import multipas_demo_portal
+from . import multipas_allowlist
+from . import multipas_device
+from . import multipas_device_event
+from . import multipas_device_batch
+from . import multipas_school_device
+from . import ir_http
+from . import multipas_demo_devices

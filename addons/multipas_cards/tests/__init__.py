@@ -20,3 +20,8 @@ from . import test_portal_access
 from . import test_portal_actions
 from . import test_portal_tour
 from . import test_portal_backend
+from . import test_device_api
+from . import test_device_security
+from . import test_device
+from . import test_device_ui
+from . import test_device_concurrency

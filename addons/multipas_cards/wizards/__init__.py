@@ -11,3 +11,4 @@ from . import multipas_class_issue_wizard
 from . import multipas_leaving_confirm_wizard
 from . import multipas_rollover_wizard
 from . import multipas_card_reissue_wizard_request
+from . import multipas_device_key_wizard
