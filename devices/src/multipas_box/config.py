@@ -288,11 +288,18 @@ def normalise_uid(text: str) -> str | None:
 
 
 def from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
-    """Build and validate a :class:`Config` from parsed TOML."""
+    """Build and validate a :class:`Config` from parsed TOML; errors name ``source``."""
+    try:
+        return _build(data, source)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _build(data: dict[str, Any], source: str) -> Config:
     top = {"box", "server", "local_api", "journal", "reader", "output"}
     unknown = sorted(set(data) - top)
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {', '.join(unknown)}")
+        raise ConfigError(f"unknown section(s) {', '.join(unknown)}")
     cfg = Config(
         box=_section(BoxConfig, data.get("box", {}), "box"),
         server=_section(ServerConfig, data.get("server", {}), "server"),
@@ -303,13 +310,10 @@ def from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
     readers = data.get("reader", [])
     outputs = data.get("output", [])
     if not isinstance(readers, list) or not isinstance(outputs, list):
-        raise ConfigError(f"{source}: use [[reader]] and [[output]] (arrays of tables)")
+        raise ConfigError("use [[reader]] and [[output]] (arrays of tables)")
     cfg.readers = [_section(ReaderConfig, r, f"reader[{i}]") for i, r in enumerate(readers)]
     cfg.outputs = [_section(OutputConfig, o, f"output[{i}]") for i, o in enumerate(outputs)]
-    try:
-        _validate(cfg)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+    _validate(cfg)
     return cfg
 
 

@@ -157,6 +157,7 @@ class SyncWorker:
         self.client = ApiClient(srv.url, cfg.server_key(), srv.timeout, srv.verify_tls, srv.ca_file)
         self.backoff = Backoff(srv.backoff_min, srv.backoff_max)
         self.batch_size = srv.batch_size
+        self.page_size = ALLOWLIST_PAGE
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -299,7 +300,7 @@ class SyncWorker:
         total = 0
         try:
             while True:
-                query = urllib.parse.urlencode({"since": since, "limit": ALLOWLIST_PAGE})
+                query = urllib.parse.urlencode({"since": since, "limit": self.page_size})
                 _, data = self.client.request("GET", f"/allowlist?{query}")
                 cards = data.get("cards") or []
                 cursor = int(data.get("cursor", since))
