@@ -175,14 +175,12 @@ class Journal:
                     )
                     count = cur.rowcount
                 else:
-                    count = 0
-                    for uuid, status in results.items():
-                        cur = self._cnx.execute(
-                            "UPDATE event SET state = 'delivered', result = ?, delivered = ? "
-                            "WHERE uuid = ? AND batch_id = ? AND state = 'pending'",
-                            (status, now, uuid, batch_id),
-                        )
-                        count += cur.rowcount
+                    cur = self._cnx.executemany(
+                        "UPDATE event SET state = 'delivered', result = ?, delivered = ? "
+                        "WHERE uuid = ? AND batch_id = ? AND state = 'pending'",
+                        [(status, now, uuid, batch_id) for uuid, status in results.items()],
+                    )
+                    count = cur.rowcount
                     # Members the answer did not mention go back to the queue.
                     self._cnx.execute(
                         "UPDATE event SET batch_id = NULL WHERE batch_id = ? AND state = 'pending'",
