@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import random
 import subprocess
@@ -124,6 +125,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the down mode's retry warnings are expected
     rng = random.Random(args.seed)
 
     server = FakeDeviceServer(key="bench-key")

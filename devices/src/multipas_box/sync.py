@@ -173,7 +173,8 @@ class SyncWorker:
         self.last_pull: float | None = None
         self.last_push: float | None = None
         self.last_success: float | None = None
-        self.retry_in: float | None = None
+        self.retry_in: float | None = None  # the last back-off delay chosen
+        self._retry_wall: float | None = None
         self.device: dict[str, Any] | None = None
         self.server_time: str | None = None
         self.clock_skew: float | None = None
@@ -220,6 +221,7 @@ class SyncWorker:
         delay = self.backoff.next_delay()
         self._retry_at = time.monotonic() + delay
         self.retry_in = delay
+        self._retry_wall = time.time() + delay
         self.last_error = str(exc)
         if isinstance(exc, ApiError) and exc.status in (401, 403):
             self.state = "unauthorized"
@@ -238,6 +240,7 @@ class SyncWorker:
         self.backoff.reset()
         self.state = "ok"
         self.retry_in = None
+        self._retry_wall = None
         self.last_error = ""
         self.last_success = time.time()
 
@@ -385,7 +388,9 @@ class SyncWorker:
             "configured": True,
             "state": self.state,
             "last_error": self.last_error,
-            "retry_in": self.retry_in,
+            "retry_in": None
+            if self._retry_wall is None
+            else round(max(0.0, self._retry_wall - time.time()), 1),
             "last_heartbeat": self.last_heartbeat,
             "last_pull": self.last_pull,
             "last_push": self.last_push,
