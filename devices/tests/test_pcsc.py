@@ -133,3 +133,30 @@ def test_box_turnstile_with_pcsc_reader(pcscd: Pcscd, tmp_path: Path) -> None:
         assert event["holder"]["name"] == "Иванов Иван"
     finally:
         box.stop()
+
+
+def test_two_pcsc_readers_in_one_box(pcscd: Pcscd) -> None:
+    """vpcd has two slots (port and port + 1): two drivers with the same ``match`` bind
+    to different readers and each reports its own card."""
+    sinks = {"a": Collector(), "b": Collector()}
+    readers = [make_reader(pcscd, sinks[n], name=n, match="Virtual PCD") for n in ("a", "b")]
+    for reader in readers:
+        reader.start()
+    time.sleep(GAP)
+    try:
+        wait_for(lambda: all(r.state == "ok" for r in readers))
+        names = {r.name: r.device_name for r in readers}
+        assert sorted(names.values()) == ["Virtual PCD 00 00", "Virtual PCD 00 01"]
+        port_of = {"Virtual PCD 00 00": pcscd.port, "Virtual PCD 00 01": pcscd.port + 1}
+        card_a = VirtualCard("AA000001", port=port_of[names["a"]])
+        card_b = VirtualCard("BB000002", port=port_of[names["b"]])
+        card_a.insert()
+        card_b.insert()
+        wait_for(lambda: sinks["a"].uids == ["AA000001"] and sinks["b"].uids == ["BB000002"])
+        card_a.remove()
+        card_b.remove()
+    finally:
+        for reader in readers:
+            reader.stop()
+        for reader in readers:
+            reader.join(5)
