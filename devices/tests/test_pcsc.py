@@ -6,13 +6,13 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import Pcscd, make_config, wait_for
+from conftest import make_config, wait_for
 
 from multipas_box.config import ReaderConfig
 from multipas_box.readers.pcsc import PcscReader
+from multipas_box.testing import CARD_GAP as GAP
+from multipas_box.testing import Pcscd
 from multipas_box.vcard import GET_UID, VirtualCard
-
-GAP = 0.6  # pcscd polls every 400 ms: leave more between two cards
 
 
 class Collector:
