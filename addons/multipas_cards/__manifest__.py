@@ -34,6 +34,12 @@
         "wizards/multipas_card_block_wizard_views.xml",
         "wizards/multipas_card_reissue_wizard_views.xml",
         "views/menus.xml",
+        "security/multipas_device_security.xml",
+        "data/multipas_device_data.xml",
+        "views/multipas_device_views.xml",
+        "views/multipas_device_event_views.xml",
+        "wizards/multipas_device_key_wizard_views.xml",
+        "views/multipas_device_menus.xml",
     ],
     "demo": [
         "demo/multipas_demo.xml",

@@ -10,3 +10,10 @@ from . import res_users
 from . import multipas_demo
 from . import multipas_card_reissue
 from . import product_template
+from . import multipas_allowlist
+from . import multipas_device
+from . import multipas_device_event
+from . import multipas_device_batch
+from . import multipas_school_device
+from . import ir_http
+from . import multipas_demo_devices

@@ -4,3 +4,7 @@ from . import test_cards
 from . import test_security
 from . import test_ui
 from . import test_reissue
+from . import test_device_api
+from . import test_device_security
+from . import test_device
+from . import test_device_ui

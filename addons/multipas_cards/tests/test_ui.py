@@ -122,12 +122,16 @@ MENUS_ALL = {
     "menu_school",
     "menu_benefit_category",
     "menu_tariff",
+    "menu_device",
+    "menu_device_event",
 }
 MENUS_SCHOOL_STAFF = MENUS_ALL - {
     "menu_config",
     "menu_school",
     "menu_benefit_category",
     "menu_tariff",
+    "menu_device",
+    "menu_device_event",
 }
 MENUS_PEOPLE_ONLY = {"menu_root", "menu_people", "menu_cardholder", "menu_class"}
 

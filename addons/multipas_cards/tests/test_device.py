@@ -1,0 +1,212 @@
+import uuid
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+
+from ..models.multipas_device import key_digest
+from .common import MultipasCommon
+
+
+@tagged("post_install", "-at_install", "multipas_device")
+class TestDevice(MultipasCommon):
+    """Devices as the operator manages them: keys, silence warnings, limits."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.device = cls.env["multipas.device"].create(
+            {"name": "Model turnstile", "school_id": cls.school_a.id, "silent_after": 15}
+        )
+        cls.silent_type = cls.env.ref("multipas_cards.mail_activity_device_silent")
+
+    def _generate_key(self, device=None):
+        device = device or self.device
+        return device.with_user(self.user_manager).action_generate_key()["context"]["default_key"]
+
+    def _silent_activities(self, device=None):
+        device = device or self.device
+        return self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "multipas.device"),
+                ("res_id", "=", device.id),
+                ("activity_type_id", "=", self.silent_type.id),
+            ]
+        )
+
+    def _heartbeat(self, device=None):
+        device = device or self.device
+        device.with_user(device.user_id)._api_heartbeat({"version": "0.2.0", "queue_depth": 0})
+
+    # === KEYS === #
+
+    def test_key_is_stored_as_digest_only(self):
+        """Test that a generated key is shown once and only its digest and
+        prefix are stored; the wizard is never saved."""
+        wizards_before = self.env["multipas.device.key.wizard"].search_count([])
+        key = self._generate_key()
+        self.assertRegex(key, r"^mpd_[A-Za-z0-9_\-]{43}$")
+        self.assertEqual(self.device.key_state, "active")
+        self.assertEqual(self.device.key_prefix, key[:12])
+        self.assertEqual(self.device.sudo().key_hash, key_digest(key))
+        self.assertTrue(self.device.key_date)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT count(*) FROM multipas_device WHERE row_to_json(multipas_device)::text LIKE %s",
+            [f"%{key[12:]}%"],
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0, "the key is stored in clear")
+        self.assertEqual(self.env["multipas.device.key.wizard"].search_count([]), wizards_before)
+        self.assertIn(key[:12], self.device.message_ids[0].body)
+
+    def test_authenticate_bearer(self):
+        """Test that the bearer check finds the device by its key only, and
+        not once the key is rotated or revoked."""
+        Device = self.env["multipas.device"].sudo()
+        key = self._generate_key()
+        self.assertEqual(Device._authenticate_bearer(f"Bearer {key}"), self.device)
+        self.assertEqual(Device._authenticate_bearer(f"bearer   {key}"), self.device)
+        for header in (None, "", key, f"Basic {key}", f"Bearer {key}x", f"Bearer {key[:-1]}"):
+            with self.subTest(header=header):
+                self.assertFalse(Device._authenticate_bearer(header))
+        new_key = self._generate_key()
+        self.assertFalse(Device._authenticate_bearer(f"Bearer {key}"))
+        self.assertEqual(Device._authenticate_bearer(f"Bearer {new_key}"), self.device)
+        self.device.with_user(self.user_manager).action_revoke_key()
+        self.assertEqual(self.device.key_state, "revoked")
+        self.assertFalse(self.device.sudo().key_hash)
+        self.assertFalse(Device._authenticate_bearer(f"Bearer {new_key}"))
+        with self.assertRaises(UserError):
+            self.device.with_user(self.user_manager).action_revoke_key()
+
+    def test_archived_device_gets_no_key(self):
+        """Test that an archived device can't be given a key."""
+        self.device.active = False
+        with self.assertRaises(UserError):
+            self._generate_key()
+
+    # === SILENCE === #
+
+    def test_silent_device_raises_one_activity(self):
+        """Test that a device silent past its threshold raises one activity
+        (not one per run of the check), which its next heartbeat closes."""
+        Device = self.env["multipas.device"]
+        self._generate_key()
+        self._heartbeat()
+        self.assertEqual(self.device.status, "online")
+        Device._cron_check_silent()
+        self.assertFalse(self._silent_activities(), "a device that just reported is not silent")
+
+        self.device.last_seen = fields.Datetime.now() - timedelta(minutes=16)
+        Device._cron_check_silent()
+        Device._cron_check_silent()
+        activity = self._silent_activities()
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(self.device.status, "silent")
+        self.assertTrue(activity.user_id.has_group("multipas_cards.group_operator_manager"))
+        self.assertIn("Model turnstile", activity.note)
+
+        self._heartbeat()
+        self.assertFalse(self._silent_activities())
+        self.assertEqual(self.device.status, "online")
+        done = self.env["mail.message"].search(
+            [
+                ("model", "=", "multipas.device"),
+                ("res_id", "=", self.device.id),
+                ("mail_activity_type_id", "=", self.silent_type.id),
+            ]
+        )
+        self.assertEqual(len(done), 1, "the activity is marked done, not deleted")
+
+    def test_silence_threshold_per_device(self):
+        """Test that each device has its own threshold, and that a device
+        that never reported counts from its key's creation."""
+        Device = self.env["multipas.device"]
+        patient = Device.create(
+            {"name": "Patient till", "school_id": self.school_a.id, "silent_after": 60}
+        )
+        self._generate_key()
+        self._generate_key(patient)
+        twenty_minutes_ago = fields.Datetime.now() - timedelta(minutes=20)
+        (self.device | patient).write({"key_date": twenty_minutes_ago})
+        Device._cron_check_silent()
+        self.assertEqual(len(self._silent_activities()), 1)
+        self.assertFalse(self._silent_activities(patient))
+        self.assertEqual(patient.status, "never")
+
+    def test_devices_without_key_are_not_watched(self):
+        """Test that a device without a key raises nothing, and that revoking
+        the key or archiving the device closes its warning."""
+        Device = self.env["multipas.device"]
+        self.device.last_seen = fields.Datetime.now() - timedelta(days=1)
+        Device._cron_check_silent()
+        self.assertFalse(self._silent_activities())
+        self._generate_key()
+        self.device.last_seen = fields.Datetime.now() - timedelta(days=1)
+        Device._cron_check_silent()
+        self.assertTrue(self._silent_activities())
+        self.device.with_user(self.user_manager).action_revoke_key()
+        self.assertFalse(self._silent_activities())
+
+        other = Device.create({"name": "Other", "school_id": self.school_a.id})
+        self._generate_key(other)
+        other.key_date = fields.Datetime.now() - timedelta(days=1)
+        Device._cron_check_silent()
+        self.assertTrue(self._silent_activities(other))
+        other.active = False
+        self.assertFalse(self._silent_activities(other))
+
+    # === LIFE CYCLE === #
+
+    def test_technical_user_follows_the_device(self):
+        """Test that each device gets its own technical user, renamed with it
+        and removed with it."""
+        user = self.device.user_id
+        self.assertTrue(user)
+        self.assertFalse(user.active)
+        self.assertFalse(user.partner_id.active)
+        other = self.env["multipas.device"].create({"name": "Other", "school_id": self.school_a.id})
+        self.assertNotEqual(other.user_id, user)
+        self.device.name = "Renamed turnstile"
+        self.assertIn("Renamed turnstile", user.name)
+        self.device.unlink()
+        self.assertFalse(user.exists())
+
+    def test_technical_user_must_stay_technical(self):
+        """Test that a device can't be given an ordinary user as its identity."""
+        with self.assertRaises(ValidationError):
+            self.device.user_id = self.user_clerk
+
+    def test_device_with_events_is_kept(self):
+        """Test that a device that sent events can't be deleted nor moved to
+        another school, and that a device with a key can't be moved either."""
+        self._generate_key()
+        with self.assertRaises(UserError):
+            self.device.school_id = self.school_b
+        self.device.with_user(self.user_manager).action_revoke_key()
+        self.env["multipas.device.event"]._api_ingest(
+            self.device,
+            str(uuid.uuid4()),
+            [
+                {
+                    "uuid": str(uuid.uuid4()),
+                    "kind": "card_tap",
+                    "uid": "A1B2C3D401",
+                    "at": fields.Datetime.now(),
+                    "reader": None,
+                    "data": {},
+                }
+            ],
+        )
+        with self.assertRaises(UserError):
+            self.device.school_id = self.school_b
+        with self.assertRaises(UserError):
+            self.device.unlink()
+        self.device.active = False
+        self.assertFalse(self.device.active)
+
+    def test_new_device_may_change_school(self):
+        """Test that a device without key nor events may still be moved."""
+        self.device.school_id = self.school_b
+        self.assertEqual(self.device.company_id, self.school_b.company_id)
