@@ -93,7 +93,7 @@ role = "till"
         wait_for(lambda: status["readers"][0]["name"] == "sim")
         request = urllib.request.Request(
             f"{url}/api/tap",
-            data=json.dumps({"reader": "sim", "uid": "04A1"}).encode(),
+            data=json.dumps({"reader": "sim", "uid": "04A1B2C3"}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=5) as resp:

@@ -72,7 +72,7 @@ def test_example_comments_list_every_reader_and_output_key() -> None:
         ({"reader": [{"name": "a", "kind": "pcsc"}, {"name": "a", "kind": "pcsc"}]}, "used twice"),
         ({"reader": [{"name": "a", "kind": "pcsc", "output": "g"}]}, "no [[output]] named 'g'"),
         ({"reader": [{"name": "a", "kind": "serial"}]}, "reader[0].device: required"),
-        ({"reader": [{"name": "a", "kind": "simulated", "cards": ["xyz"]}]}, "not a hex UID"),
+        ({"reader": [{"name": "a", "kind": "simulated", "cards": ["xyz"]}]}, "not a card UID"),
         ({"reader": [{"name": "a", "kind": "pcsc", "role": "till", "output": "g"}],
           "output": [{"name": "g", "kind": "simulated"}]}, "only turnstile readers"),
         ({"output": [{"name": "g", "kind": "serial", "device": "/dev/x", "open_command": "zz"}]},

@@ -115,8 +115,8 @@ def test_sse_stream(box: Box) -> None:
 
 
 def test_sse_resumes_after_last_event_id(box: Box) -> None:
-    box.tap("till-1", "0A01")
-    box.tap("till-1", "0A02")
+    box.tap("till-1", "0A010101")
+    box.tap("till-1", "0A020202")
     first_id = box.events.recent()[-1]["id"]
     conn = http.client.HTTPConnection("127.0.0.1", box.local_api.port, timeout=10)
     conn.request("GET", "/api/events/stream", headers={"Last-Event-ID": str(first_id)})
@@ -126,20 +126,20 @@ def test_sse_resumes_after_last_event_id(box: Box) -> None:
         lines.append(resp.fp.readline().decode())
     conn.close()
     data = json.loads(next(line for line in lines if line.startswith("data:"))[5:])
-    assert data["uid"] == "0A02"  # the one missed since Last-Event-ID
+    assert data["uid"] == "0A020202"  # the one missed since Last-Event-ID
 
 
 def test_long_poll(box: Box) -> None:
     status, _, raw = request(box, "GET", "/api/events?after=0&timeout=0")
     assert status == 200 and json.loads(raw) == {"events": [], "last_id": 0}
-    threading.Timer(0.3, lambda: box.tap("till-1", "0B01")).start()
+    threading.Timer(0.3, lambda: box.tap("till-1", "0B010101")).start()
     started = time.monotonic()
     status, _, raw = request(box, "GET", "/api/events?timeout=5")
     data = json.loads(raw)
     assert status == 200 and 0.2 < time.monotonic() - started < 4
-    assert [e["uid"] for e in data["events"]] == ["0B01"] and data["last_id"] == data["events"][0][
-        "id"
-    ]
+    assert [e["uid"] for e in data["events"]] == ["0B010101"] and data["last_id"] == data["events"][
+        0
+    ]["id"]
     status, _, _ = request(box, "GET", "/api/events?after=x")
     assert status == 400
 
@@ -148,8 +148,9 @@ def test_tap_route(box: Box) -> None:
     status, _, raw = request(box, "POST", "/api/tap", {"reader": "gate-in", "uid": "04AA000001"})
     assert status == 200 and json.loads(raw) == {"tapped": True}
     wait_for(lambda: box.outputs["gate"].openings == 1)
-    assert request(box, "POST", "/api/tap", {"reader": "nope", "uid": "04"})[0] == 404
+    assert request(box, "POST", "/api/tap", {"reader": "nope", "uid": "04A1B2C3"})[0] == 404
     assert request(box, "POST", "/api/tap", {"reader": "gate-in"})[0] == 400
+    assert request(box, "POST", "/api/tap", {"reader": "gate-in", "uid": "04A1B2"})[0] == 400
     assert request(box, "POST", "/api/tap", {"reader": "gate-in", "uid": "1", "x": 1})[0] == 400
     # a cross-site form post cannot send JSON; a page of another origin is refused anyway
     status, _, _ = request(box, "POST", "/api/tap", {"reader": "gate-in", "uid": "04"},

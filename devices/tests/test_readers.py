@@ -124,7 +124,7 @@ def type_keys(decoder: KeyDecoder, keys: list[str]) -> list[str]:
 def test_key_decoder_hex() -> None:
     decoder = KeyDecoder("hex")
     keys = ["KEY_0", "KEY_4", "KEY_A", "KEY_1", "KEY_LEFTSHIFT", "KEY_B", "KEY_2", "KEY_ENTER"]
-    assert type_keys(decoder, keys) == ["04A1B2"]
+    assert type_keys(decoder, keys) == ["04A1B2"]  # the decoder returns what was typed ...
     assert type_keys(decoder, ["KEY_ENTER"]) == []
     assert type_keys(decoder, ["KEY_KP1", "KEY_KP2", "KEY_KPENTER"]) == ["12"]
 
@@ -134,13 +134,13 @@ def test_key_decoder_decimal() -> None:
     digits = [f"KEY_{d}" for d in "0012345678"]
     assert type_keys(decoder, [*digits, "KEY_ENTER"]) == ["00BC614E"]
     wiegand = ["KEY_1", "KEY_2", "KEY_3", "KEY_COMMA", *[f"KEY_{d}" for d in "45678"], "KEY_ENTER"]
-    assert type_keys(decoder, wiegand) == ["7BB26E"]
+    assert type_keys(decoder, wiegand) == ["007BB26E"]
     assert type_keys(decoder, ["KEY_A", "KEY_1", "KEY_ENTER"]) == ["00000001"]  # letters ignored
 
 
 def test_decimal_to_uid() -> None:
     assert decimal_to_uid("0012345678") == "00BC614E"
-    assert decimal_to_uid("123,45678") == "7BB26E"
+    assert decimal_to_uid("123,45678") == "007BB26E"
     assert decimal_to_uid("256,1") is None
     assert decimal_to_uid("99999999999") == "174876E7FF"
     assert decimal_to_uid("12a") is None
@@ -162,19 +162,23 @@ def test_keyboard_reader_absent_without_device() -> None:
 
 def test_simulated_reader_taps_and_debounce() -> None:
     sink = Sink()
-    cfg = ReaderConfig(
-        name="sim", kind="simulated", cards=["0A0B", "0C0D"], interval=0.05, debounce=0
-    )
+    cards = ["0A0B0C0D", "0C0D0E0F"]
+    cfg = ReaderConfig(name="sim", kind="simulated", cards=cards, interval=0.05, debounce=0)
     reader = make_reader(cfg, sink)
     reader.start()
     try:
         wait_for(lambda: len(sink.uids) >= 4)
-        assert sink.uids[:4] == ["0A0B", "0C0D", "0A0B", "0C0D"]
+        assert sink.uids[:4] == cards * 2
     finally:
         reader.stop()
         reader.join(5)
     manual = make_reader(ReaderConfig(name="m", kind="simulated", debounce=5), sink)
-    assert manual.tap("04:a1:b2") is True
-    assert manual.tap("04A1B2") is False  # within the debounce
+    assert manual.tap("04:a1:b2:c3") is True
+    assert manual.tap("04A1B2C3") is False  # within the debounce
     assert manual.tap("not hex") is False
-    assert sink.uids[-1] == "04A1B2"
+    # ... and the reader passes on only what device API v1 takes: 4 to 10 bytes
+    assert manual.tap("04A1B2") is False
+    assert manual.tap("04A1B2C3D") is False
+    assert manual.tap("04" * 11) is False
+    assert manual.tap("04" * 10) is True
+    assert sink.uids[-2:] == ["04A1B2C3", "04" * 10]

@@ -275,8 +275,23 @@ def _validate_reader_details(rd: ReaderConfig, where: str) -> None:
     if rd.kind == "simulated" and rd.interval and not rd.cards:
         raise ConfigError(f"{where}.cards: automatic taps need at least one card")
     for j, uid in enumerate(rd.cards):
-        if normalise_uid(uid) is None:
-            raise ConfigError(f"{where}.cards[{j}]: not a hex UID: {uid!r}")
+        if card_uid(uid) is None:
+            raise ConfigError(f"{where}.cards[{j}]: not a card UID (4 to 10 bytes in hex): {uid!r}")
+
+
+# What device API v1 accepts as a card UID: 4 to 10 bytes (ISO 14443 4/7/10-byte UIDs,
+# 5-byte EM-Marine ids, 32-bit numbers typed by keyboard-wedge readers).
+UID_MIN_BYTES = 4
+UID_MAX_BYTES = 10
+
+
+def card_uid(text: str) -> str | None:
+    """A reader's output as the UID the box records, or None when it cannot be one
+    (not hex, odd number of digits, fewer than 4 or more than 10 bytes)."""
+    uid = normalise_uid(text)
+    if uid is None or len(uid) % 2 or not UID_MIN_BYTES * 2 <= len(uid) <= UID_MAX_BYTES * 2:
+        return None
+    return uid
 
 
 def normalise_uid(text: str) -> str | None:

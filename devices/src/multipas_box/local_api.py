@@ -31,7 +31,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from .config import LocalApiConfig
+from .config import LocalApiConfig, card_uid
 
 if TYPE_CHECKING:
     from .box import Box
@@ -194,6 +194,9 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             self._error(400, "bad_request", 'expected {"reader": "...", "uid": "hex"}')
+            return
+        if card_uid(uid) is None:
+            self._error(400, "bad_request", "uid: not a card UID (4 to 10 bytes in hex)")
             return
         try:
             passed = self.api.box.tap(str(reader), uid)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from ..config import ReaderConfig, normalise_uid
+from ..config import ReaderConfig, card_uid
 
 STATES = ("ok", "error", "absent")  # what the heartbeat reports
 
@@ -90,9 +90,13 @@ class Reader:
     def emit(self, raw_uid: str) -> bool:
         """Hand a UID to the box, once per ``debounce`` seconds per card. Returns whether
         it was passed on."""
-        uid = normalise_uid(raw_uid)
+        uid = card_uid(raw_uid)
         if uid is None:
-            self.log.warning("%s: ignoring a read that is not a hex UID: %r", self.name, raw_uid)
+            self.log.warning(
+                "%s: ignoring a read that is not a card UID (4 to 10 bytes in hex): %r",
+                self.name,
+                raw_uid,
+            )
             return False
         now = time.monotonic()
         if self.cfg.debounce:

@@ -4,7 +4,8 @@ The device is grabbed exclusively (``grab = true``), so the typed numbers go to 
 only and not into whatever window has the focus. ``uid_format`` says what the reader
 types: ``hex`` (the UID as hex digits) or ``decimal`` — EM-Marine readers often type
 the 32-bit card number in decimal (``0012345678``, sent as 8 hex digits ``00BC614E``)
-or the Wiegand-26 pair ``facility,number`` (``123,45678`` → ``7BB26E``: 2 + 4 hex digits).
+or the Wiegand-26 pair ``facility,number`` (``123,45678`` → ``007BB26E``, the same
+24-bit value the decimal form ``0008106606`` gives).
 
 evdev (Linux only) is imported when such a reader starts; the decoding itself is plain
 Python (:class:`KeyDecoder`) and tested without a device.
@@ -26,7 +27,7 @@ KNOWN_KEYS = set(_DIGITS) | set(_HEX_LETTERS) | _ENTER | _COMMA
 
 
 def decimal_to_uid(text: str) -> str | None:
-    """``0012345678`` → ``00BC614E``; ``123,45678`` → ``7BB26E``; None if malformed."""
+    """``0012345678`` → ``00BC614E``; ``123,45678`` → ``007BB26E``; None if malformed."""
     if "," in text:
         facility, _, number = text.partition(",")
         if not (facility.isdigit() and number.isdigit()):
@@ -34,7 +35,7 @@ def decimal_to_uid(text: str) -> str | None:
         fc, num = int(facility), int(number)
         if fc > 0xFF or num > 0xFFFF:
             return None
-        return f"{fc:02X}{num:04X}"
+        return f"00{fc:02X}{num:04X}"
     if not text.isdigit():
         return None
     value = int(text)
