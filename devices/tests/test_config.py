@@ -79,6 +79,8 @@ def test_example_comments_list_every_reader_and_output_key() -> None:
          "open_command: not hex"),
         ({"output": [{"name": "g", "kind": "http"}]}, "output[0].url: required"),
         ({"reader": {"name": "a"}}, "use [[reader]]"),
+        ({"reader": [{"name": "x" * 65, "kind": "pcsc"}]}, "at most 64 printable"),
+        ({"reader": [{"name": f"r{i}", "kind": "pcsc"} for i in range(17)]}, "at most 16 [[reader]]"),
     ],
 )  # fmt: skip
 def test_refusals(data: dict, message: str) -> None:

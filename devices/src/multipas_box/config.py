@@ -241,11 +241,15 @@ def _validate_outputs(items: list[OutputConfig]) -> dict[str, OutputConfig]:
 
 
 def _validate_readers(readers: list[ReaderConfig], outputs: dict[str, OutputConfig]) -> None:
+    if len(readers) > MAX_READERS:
+        raise ConfigError(f"at most {MAX_READERS} [[reader]] per box (the heartbeat's limit)")
     names: set[str] = set()
     for i, rd in enumerate(readers):
         where = f"reader[{i}]"
         if not rd.name:
             raise ConfigError(f"{where}.name: required")
+        if len(rd.name) > 64 or any(ord(ch) < 32 or ord(ch) == 127 for ch in rd.name):
+            raise ConfigError(f"{where}.name: at most 64 printable characters")
         if rd.name in names:
             raise ConfigError(f"{where}.name: {rd.name!r} is used twice")
         names.add(rd.name)
@@ -278,6 +282,8 @@ def _validate_reader_details(rd: ReaderConfig, where: str) -> None:
         if card_uid(uid) is None:
             raise ConfigError(f"{where}.cards[{j}]: not a card UID (4 to 10 bytes in hex): {uid!r}")
 
+
+MAX_READERS = 16  # device API v1: readers listed in one heartbeat
 
 # What device API v1 accepts as a card UID: 4 to 10 bytes (ISO 14443 4/7/10-byte UIDs,
 # 5-byte EM-Marine ids, 32-bit numbers typed by keyboard-wedge readers).
