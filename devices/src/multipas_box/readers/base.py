@@ -18,7 +18,7 @@ from ..config import ReaderConfig, card_uid
 
 STATES = ("ok", "error", "absent")  # what the heartbeat reports
 
-OnUid = Callable[["Reader", str], None]
+OnUid = Callable[["Reader", str], object]
 
 
 class Reader:
