@@ -82,7 +82,8 @@ BEGIN
         PERFORM multipas_allowlist_lock(ARRAY[OLD.school_id, NEW.school_id]);
         -- The row the card leaves (other school or corrected UID) now reads
         -- "not allowed"; it still points to the card, which tells why.
-        IF OLD.school_id <> NEW.school_id OR OLD.uid <> NEW.uid THEN
+        IF OLD.uid IS NOT NULL AND (OLD.school_id IS DISTINCT FROM NEW.school_id
+                                    OR OLD.uid IS DISTINCT FROM NEW.uid) THEN
             UPDATE multipas_allowlist_entry
                SET seq = nextval('multipas_allowlist_seq')
              WHERE school_id = OLD.school_id AND uid = OLD.uid AND card_id = NEW.id;
@@ -90,7 +91,10 @@ BEGIN
     ELSE
         PERFORM multipas_allowlist_lock(ARRAY[NEW.school_id]);
     END IF;
-    IF NEW.state = 'retired' THEN
+    IF NEW.uid IS NULL THEN
+        -- A card of a draft batch not encoded yet: no box can read it.
+        RETURN NEW;
+    ELSIF NEW.state = 'retired' THEN
         -- A retired card frees its UID: it keeps its row only while no other
         -- card has taken that UID.
         UPDATE multipas_allowlist_entry

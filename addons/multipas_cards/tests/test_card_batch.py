@@ -221,6 +221,19 @@ class TestCardBatch(CardBatchCommon):
             second.uid = self.card_a1.uid
         self.assertFalse(second.uid)
 
+    def test_allowlist_waits_for_the_uid(self):
+        """Test that a planned card without a UID stays out of the devices'
+        allow-list, and enters it (not allowed: not issued) once scanned."""
+        Allowlist = self.env["multipas.allowlist"]
+        since = Allowlist._version(self.school_a)
+        batch = self._batch()
+        batch._add_cards(self.pupil_new, first_number="MPB-0101")
+        rows, _more = Allowlist._page(self.school_a, since, 100)
+        self.assertFalse(rows)
+        batch._ordered_cards().uid = "04AA000000000101"
+        rows, _more = Allowlist._page(self.school_a, since, 100)
+        self.assertEqual([(r["uid"], r["allow"]) for r in rows], [("04AA000000000101", False)])
+
     def test_card_without_uid_only_in_draft_batch(self):
         """Test that only a card planned in a draft batch may lack a UID or number."""
         with self.assertRaisesRegex(ValidationError, "needs a UID"):
