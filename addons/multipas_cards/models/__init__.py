@@ -46,3 +46,4 @@ from . import multipas_device_batch
 from . import multipas_school_device
 from . import ir_http
 from . import multipas_demo_devices
+from . import multipas_demo_reissue
