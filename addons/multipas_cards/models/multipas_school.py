@@ -167,6 +167,9 @@ class MultipasSchool(models.Model):
         (§3.6.3: the operator supplies reserve cards; §8.5 relies on them).
         One open activity per school at a time, closed once restocked."""
         activity_type = self.env.ref("multipas_cards.mail_activity_reserve_low")
+        # The count is computed without dependencies: a value cached earlier in
+        # this transaction (a card has just gone into or out of stock) is stale.
+        self.invalidate_recordset(["reserve_count"])
         manager = self.env.ref("multipas_cards.group_operator_manager").sudo().users.filtered(
             "active"
         )[:1] or self.env.ref("base.user_admin")
