@@ -1,15 +1,13 @@
 from odoo.tests import HttpCase, tagged
 
 from .test_card_batch import CardBatchCommon
-from .test_ui import TestMultipasUi
+from .test_ui import BrowserFormsMixin
 
 
 @tagged("post_install", "-at_install", "multipas_ui")
-class TestCardBatchUi(CardBatchCommon, HttpCase):
+class TestCardBatchUi(BrowserFormsMixin, CardBatchCommon, HttpCase):
     """The batch, class and wizard forms of card batches and issuance opened
     in a real browser, by the operator's clerk and by a coordinator."""
-
-    _open_forms = TestMultipasUi._open_forms
 
     def _batches(self):
         draft = self._batch()

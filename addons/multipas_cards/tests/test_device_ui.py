@@ -1,15 +1,14 @@
-import json
 import uuid
 
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 from .common import MultipasCommon
-from .test_ui import FORMS_JS
+from .test_ui import BrowserFormsMixin
 
 
 @tagged("post_install", "-at_install", "multipas_ui", "multipas_device")
-class TestDeviceUi(MultipasCommon, HttpCase):
+class TestDeviceUi(BrowserFormsMixin, MultipasCommon, HttpCase):
     """The device forms and the key wizard in a real browser (the lists,
     pivot and filters are walked by the click-everywhere test of test_ui)."""
 
@@ -44,25 +43,6 @@ class TestDeviceUi(MultipasCommon, HttpCase):
         cls.event = cls.env["multipas.device.event"].search([("device_id", "=", cls.device.id)])
         cls.device_new = cls.env["multipas.device"].create(
             {"name": "UI till without key", "school_id": cls.school_a.id, "kind": "till"}
-        )
-
-    def _open_forms(self, user, steps):
-        steps = [
-            {
-                "model": record._name,
-                "id": record.id,
-                "stat": list(options.get("stat", [])),
-                "wizards": list(options.get("wizards", [])),
-                "view": False,
-            }
-            for record, options in steps
-        ]
-        self.browser_js(
-            "/odoo",
-            FORMS_JS % {"steps": json.dumps(steps)},
-            "odoo.isReady === true",
-            login=user.login,
-            timeout=180,
         )
 
     def test_device_forms_operator_manager(self):

@@ -1,13 +1,11 @@
-import json
-
 from odoo.tests import HttpCase, tagged
 
 from .common import MultipasCommon
-from .test_ui import FORMS_JS
+from .test_ui import BrowserFormsMixin
 
 
 @tagged("post_install", "-at_install", "multipas_ui")
-class TestLeavingUi(MultipasCommon, HttpCase):
+class TestLeavingUi(BrowserFormsMixin, MultipasCommon, HttpCase):
     """The leaving forms and wizards the menus don't reach, in a browser."""
 
     @classmethod
@@ -25,25 +23,6 @@ class TestLeavingUi(MultipasCommon, HttpCase):
             balance_action="refund",
             refund_partner=cls.user_guardian_a.partner_id,
             bank_details="Bank: test, BIC 000000000",
-        )
-
-    def _open_forms(self, user, steps):
-        steps = [
-            {
-                "model": record._name,
-                "id": record.id,
-                "stat": list(options.get("stat", [])),
-                "wizards": list(options.get("wizards", [])),
-                "view": False,
-            }
-            for record, options in steps
-        ]
-        self.browser_js(
-            "/odoo",
-            FORMS_JS % {"steps": json.dumps(steps)},
-            "odoo.isReady === true",
-            login=user.login,
-            timeout=180,
         )
 
     def test_leaving_forms_operator_manager(self):

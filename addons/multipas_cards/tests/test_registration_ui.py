@@ -1,13 +1,11 @@
-import json
-
 from odoo.tests import HttpCase, tagged
 
 from .registration_common import RegistrationCommon
-from .test_ui import FORMS_JS
+from .test_ui import BrowserFormsMixin
 
 
 @tagged("post_install", "-at_install", "multipas_ui", "multipas_registration")
-class TestRegistrationUi(RegistrationCommon, HttpCase):
+class TestRegistrationUi(BrowserFormsMixin, RegistrationCommon, HttpCase):
     """The registration views in a real browser (the click-everywhere bot of
     test_ui walks their menus; these are the forms and wizards it can't reach)."""
 
@@ -67,25 +65,6 @@ class TestRegistrationUi(RegistrationCommon, HttpCase):
             cls.env["multipas.registration.import.wizard"]
             .with_user(cls.user_coordinator)
             .create({"school_id": cls.school_a.id})
-        )
-
-    def _open_forms(self, user, steps):
-        steps = [
-            {
-                "model": record._name,
-                "id": record.id,
-                "stat": list(options.get("stat", [])),
-                "wizards": list(options.get("wizards", [])),
-                "view": False,
-            }
-            for record, options in steps
-        ]
-        self.browser_js(
-            "/odoo",
-            FORMS_JS % {"steps": json.dumps(steps)},
-            "odoo.isReady === true",
-            login=user.login,
-            timeout=180,
         )
 
     def test_forms_operator(self):

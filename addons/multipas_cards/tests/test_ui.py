@@ -147,8 +147,32 @@ MENUS_ALL |= {"menu_leaving", "menu_rollover", "menu_erasure_log"}
 MENUS_SCHOOL_STAFF = (MENUS_SCHOOL_STAFF | {"menu_leaving"}) - {"menu_rollover", "menu_erasure_log"}
 
 
+class BrowserFormsMixin:
+    """Opens records' forms in Chromium as a given user, with the stat buttons
+    and wizards named per record; shared by the UI tests of every feature."""
+
+    def _open_forms(self, user, steps):
+        steps = [
+            {
+                "model": record._name,
+                "id": record.id,
+                "stat": list(options.get("stat", [])),
+                "wizards": list(options.get("wizards", [])),
+                "view": options.get("view") and self.env.ref(options["view"]).id,
+            }
+            for record, options in steps
+        ]
+        self.browser_js(
+            "/odoo",
+            FORMS_JS % {"steps": json.dumps(steps)},
+            "odoo.isReady === true",
+            login=user.login,
+            timeout=180,
+        )
+
+
 @tagged("post_install", "-at_install", "multipas_ui")
-class TestMultipasUi(MultipasCommon, HttpCase):
+class TestMultipasUi(BrowserFormsMixin, MultipasCommon, HttpCase):
     """Every view of the addon opened in a real browser, role by role: the
     click-everywhere bot walks the role's menus (each view type of each
     action, each filter), then the forms and wizards it can't reach are
@@ -171,25 +195,6 @@ class TestMultipasUi(MultipasCommon, HttpCase):
             login=user.login,
             timeout=240,
             success_signal=CLICKBOT_SUCCESS,
-        )
-
-    def _open_forms(self, user, steps):
-        steps = [
-            {
-                "model": record._name,
-                "id": record.id,
-                "stat": list(options.get("stat", [])),
-                "wizards": list(options.get("wizards", [])),
-                "view": options.get("view") and self.env.ref(options["view"]).id,
-            }
-            for record, options in steps
-        ]
-        self.browser_js(
-            "/odoo",
-            FORMS_JS % {"steps": json.dumps(steps)},
-            "odoo.isReady === true",
-            login=user.login,
-            timeout=180,
         )
 
     # === CLICK EVERYWHERE === #
