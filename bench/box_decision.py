@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,23 +36,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "devices" / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import loadavg, percentiles  # noqa: E402
+from common import box_machine, loadavg, percentiles  # noqa: E402
 from multipas_box.box import Box  # noqa: E402
 from multipas_box.config import from_dict  # noqa: E402
 from multipas_box.fakeserver import FakeDeviceServer  # noqa: E402
 
 TARGET_P99_MS = 5.0
-
-
-def machine() -> dict[str, object]:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    return {
-        "lscpu": "\n".join(lscpu.splitlines()[:15]),
-        "python": platform.python_version(),
-        "sqlite": __import__("sqlite3").sqlite_version,
-        "kernel": platform.release(),
-        "loadavg": loadavg(),
-    }
 
 
 def uid_of(i: int) -> str:
@@ -132,7 +119,7 @@ def main() -> int:
     server.add_cards([uid_of(i) for i in range(1, args.cards + 1)])
     for i in range(1, args.cards + 1, 20):  # 5 % blocked
         server.set_card(uid_of(i), allow=False, reason="blocked")
-    report: dict[str, object] = {"machine": machine(), "cards": args.cards, "runs": []}
+    report: dict[str, object] = {"machine": box_machine(), "cards": args.cards, "runs": []}
     with tempfile.TemporaryDirectory(prefix="box-bench-") as tmp:
         cfg = from_dict(
             {

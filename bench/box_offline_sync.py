@@ -25,7 +25,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -40,7 +39,7 @@ SRC = REPO / "devices" / "src"
 sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import loadavg  # noqa: E402
+from common import box_machine, loadavg  # noqa: E402
 from multipas_box.allowlist import AllowList  # noqa: E402
 from multipas_box.config import from_dict  # noqa: E402
 from multipas_box.events import Event  # noqa: E402
@@ -49,17 +48,6 @@ from multipas_box.journal import Journal  # noqa: E402
 from multipas_box.sync import SyncWorker  # noqa: E402
 
 TARGET_SECONDS = 10.0
-
-
-def machine() -> dict[str, object]:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    return {
-        "lscpu": "\n".join(lscpu.splitlines()[:15]),
-        "python": platform.python_version(),
-        "sqlite": __import__("sqlite3").sqlite_version,
-        "kernel": platform.release(),
-        "loadavg": loadavg(),
-    }
 
 
 def delivery(events: int, backoff_max: float, lost_answers: int) -> dict[str, object]:
@@ -196,7 +184,7 @@ def main() -> int:
         writer(args.writer)
         return 0
     logging.basicConfig(level=logging.ERROR)
-    report: dict[str, object] = {"machine": machine()}
+    report: dict[str, object] = {"machine": box_machine()}
     report["delivery"] = delivery(args.events, args.backoff_max, args.lost_answers)
     report["kill_loop"] = kill_loop(args.kill_rounds, args.seed) if args.kill_rounds else None
     report["machine"]["loadavg_after"] = loadavg()  # type: ignore[index]

@@ -695,6 +695,21 @@ def oldest_transaction():
     return (round(float(row[0]), 1), row[1]) if row else (0.0, None)
 
 
+def box_machine():
+    """What the box benchmarks record of the machine (they need neither
+    PostgreSQL nor Odoo, unlike :func:`machine_info`)."""
+    import sqlite3  # noqa: PLC0415 - only the box benchmarks need it
+
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    return {
+        "lscpu": "\n".join(lscpu.splitlines()[:15]),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "kernel": platform.release(),
+        "loadavg": loadavg(),
+    }
+
+
 def wait_quiet(max_load, timeout, max_xact_age=10):
     """Wait until the 1-minute load average drops below ``max_load`` and no
     transaction older than ``max_xact_age`` seconds is open in the cluster
