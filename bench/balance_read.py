@@ -108,13 +108,11 @@ def load_entries(cr, first_account, n_accounts, upto, horizon, chunk):
         cr.execute(
             f"""
             INSERT INTO multipas_account_entry (
-                account_id, date, amount, amount_in, amount_out, balance_after, kind,
+                account_id, date, amount, balance_after, kind,
                 idempotency_key, origin, school_ref, class_ref, user_ref)
             SELECT a.id,
                    timestamp '2023-09-01' + (g * (94608000.0 / %(horizon)s)) * interval '1 second',
                    CASE WHEN k %% 2 = 0 THEN {TOPUP} ELSE {PURCHASE} END,
-                   CASE WHEN k %% 2 = 0 THEN {TOPUP} ELSE 0 END,
-                   CASE WHEN k %% 2 = 0 THEN 0 ELSE {-PURCHASE} END,
                    {balance_after_sql("k")},
                    CASE WHEN k %% 2 = 0 THEN 'topup' ELSE 'purchase' END,
                    'hist-' || g, 'bench,' || g,

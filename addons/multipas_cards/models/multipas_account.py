@@ -114,11 +114,10 @@ BEGIN
         RETURN;
     END IF;
     INSERT INTO multipas_account_entry (
-        account_id, date, amount, amount_in, amount_out, balance_after, kind,
+        account_id, date, amount, balance_after, kind,
         idempotency_key, origin, note, school_ref, class_ref, user_ref)
     VALUES (
-        p_account, p_now, amount, GREATEST(amount, 0), GREATEST(-amount, 0),
-        v_acc.balance, p_kind, p_key, p_origin, p_note, v_acc.school_id,
+        p_account, p_now, amount, v_acc.balance, p_kind, p_key, p_origin, p_note, v_acc.school_id,
         v_ctx.class_id, p_uid)
     RETURNING id INTO entry_id;
     status := 'posted';

@@ -32,8 +32,10 @@ class MultipasAccountEntry(models.Model):
     holder_id = fields.Many2one(related="account_id.holder_id", string="Cardholder")
     date = fields.Datetime(required=True, readonly=True)
     amount = fields.Monetary(required=True, readonly=True)
-    amount_in = fields.Monetary(string="Money in", readonly=True)
-    amount_out = fields.Monetary(string="Money out", readonly=True)
+    # Derived from the amount, not stored: every posting writes this row.
+    # Reports sum them through multipas.account.entry.report.
+    amount_in = fields.Monetary(string="Money in", compute="_compute_amount_in_out")
+    amount_out = fields.Monetary(string="Money out", compute="_compute_amount_in_out")
     balance_after = fields.Monetary(required=True, readonly=True)
     kind = fields.Selection(ENTRY_KINDS, required=True, readonly=True)
     idempotency_key = fields.Char(required=True, readonly=True)
@@ -94,6 +96,12 @@ class MultipasAccountEntry(models.Model):
         ("class_id", "class_ref", "multipas.class"),
         ("user_id", "user_ref", "res.users"),
     )
+
+    @api.depends("amount")
+    def _compute_amount_in_out(self):
+        for entry in self:
+            entry.amount_in = max(entry.amount, 0.0)
+            entry.amount_out = max(-entry.amount, 0.0)
 
     def _compute_refs(self):
         # The referenced rows may be gone (a deleted class): show nothing then.

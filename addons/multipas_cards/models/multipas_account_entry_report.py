@@ -43,7 +43,8 @@ class MultipasAccountEntryReport(models.Model):
             SELECT e.id, e.id AS entry_id, e.account_id, a.holder_id,
                    e.school_ref AS school_id, e.class_ref AS class_id,
                    e.user_ref AS user_id, a.company_id, a.currency_id,
-                   e.date, e.kind, e.amount, e.amount_in, e.amount_out
+                   e.date, e.kind, e.amount,
+                   GREATEST(e.amount, 0) AS amount_in, GREATEST(-e.amount, 0) AS amount_out
               FROM multipas_account_entry e
               JOIN multipas_account a ON a.id = e.account_id
             """
