@@ -21,6 +21,7 @@ import collections
 import contextlib
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -548,7 +549,29 @@ class PostingStatement:
         if len(posting) != 1:
             raise RuntimeError(f"expected one posting statement, captured {len(posting)}")
         self.code, self.params = posting[0][0], tuple(posting[0][1])
-        self.reads = [(q, p) for q, p, _d in log if not (p and self.key in p)]
+        if self.code.lstrip().upper().startswith("PREPARE"):
+            # the session's first posting: "PREPARE …; EXECUTE …"
+            self.code = self.code.rsplit(";", 1)[1].strip()
+        self.reads = [
+            (q, p)
+            for q, p, _d in log
+            if not (p and self.key in p) and not q.lstrip().upper().startswith("PREPARE")
+        ]
+        # post() may send its statement as EXECUTE of a statement it prepared
+        # once per connection: ``setup`` prepares it on another connection, and
+        # ``plain_code`` is the same call unprepared (parsed at every posting).
+        self.setup, self.plain_code = (), self.code
+        if self.code.lstrip().upper().startswith("EXECUTE"):
+            from odoo.addons.multipas_cards.models import multipas_account  # noqa: PLC0415
+
+            self.setup = (multipas_account.PREPARE_POST_SQL,)
+            body = multipas_account.PREPARE_POST_SQL.split(" AS ", 1)[1]
+            self.plain_code = re.sub(r"\$\d+", "%s", body)
+
+    def prepare_on(self, cursor):
+        """Run ``setup`` on ``cursor``'s connection (once per connection)."""
+        for statement in self.setup:
+            cursor.execute(statement)
 
     def params_for(self, account_id, key):
         return tuple(
@@ -572,7 +595,7 @@ class PostingStatement:
                 types.append("timestamp")
             else:
                 types.append("varchar")
-        parts = self.code.split("%s")
+        parts = self.plain_code.split("%s")
         code = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
         prepare = f"PREPARE {name}({', '.join(types)}) AS {code}"
         execute = f"EXECUTE {name}({', '.join(['%s'] * len(self.params))})"

@@ -158,6 +158,10 @@ class Till:
             mode, self._post_orm
         )
         self.raw = None
+        if mode == "sql":
+            for statement in conf["posting_statement"]["setup"]:
+                self.cr.execute(statement)
+            self.cr.commit()
         if mode in RAW_MODES:
             # Diagnosis only: a bare psycopg2 connection, as light a client as
             # Python allows, at Odoo's isolation level.
@@ -167,6 +171,8 @@ class Till:
             self.raw = psycopg2.connect(dbname=conf["db"])
             self.raw.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ)
             with self.raw.cursor() as rcr:
+                for statement in conf["posting_statement"]["setup"]:
+                    rcr.execute(statement)
                 if mode == "raw_nofk":
                     # FK triggers off (superuser only): what the FK checks cost
                     rcr.execute("SET session_replication_role = replica")
@@ -714,6 +720,7 @@ def main(argv=None):
                 cr.commit()
             conf["posting_statement"] = {
                 "code": captured.code,
+                "setup": captured.setup,
                 "params": captured.params,
                 "key": captured.key,
                 "account_id": captured.account_id,

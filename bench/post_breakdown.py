@@ -131,7 +131,9 @@ def run(registry, account_ids, iterations, rounds):
         cr.commit()
 
     def post_sql(i):
-        cr.execute(statement.code, statement.params_for(account_ids[i % n], f"bd-sql-{tag}-{i}"))
+        cr.execute(
+            statement.plain_code, statement.params_for(account_ids[i % n], f"bd-sql-{tag}-{i}")
+        )
         cr.fetchall()
         cr.commit()
 
@@ -153,7 +155,9 @@ def run(registry, account_ids, iterations, rounds):
         cr.commit()
 
     def post_sql_no_fk(i):
-        cr.execute(statement.code, statement.params_for(account_ids[i % n], f"bd-nofk-{tag}-{i}"))
+        cr.execute(
+            statement.plain_code, statement.params_for(account_ids[i % n], f"bd-nofk-{tag}-{i}")
+        )
         cr.fetchall()
         cr.commit()
 

@@ -3,6 +3,7 @@ import math
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.sql_db import TestCursor
 from odoo.tools import SQL, format_amount
 
 _logger = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ MAX_POST_AMOUNT = 1_000_000
 MAX_KEY_LENGTH = 128
 
 # The posting runs inside PostgreSQL as one PL/pgSQL function, so a till pays
-# one round trip and no query planning (PL/pgSQL caches its plans per
-# connection). It
+# one round trip, and the plans of its statements are made once per database
+# session (PL/pgSQL keeps them until the session is reset). It
 #  - returns the earlier entry when the key was already posted (idempotency);
 #  - rounds the amount to the currency and works out the school's local day;
 #  - moves the balance with ONE conditional UPDATE whose WHERE holds every
@@ -60,23 +61,29 @@ DECLARE
     v_spend numeric;
     v_spent numeric;
 BEGIN
-    SELECT e.id, e.amount, e.kind, e.balance_after
-      INTO entry_id, amount, kind, balance_after
-      FROM multipas_account_entry e
-     WHERE e.account_id = p_account AND e.idempotency_key = p_key;
-    IF FOUND THEN
-        status := 'exists';
-        RETURN;
-    END IF;
-    SELECT c.rounding, c.decimal_places, COALESCE(s.tz, 'UTC') AS tz, h.class_id
+    -- One read for the idempotency check and the posting's context (the
+    -- currency's rounding, the school's time zone, the holder's class).
+    SELECT c.rounding, c.decimal_places, COALESCE(s.tz, 'UTC') AS tz, h.class_id,
+           e.id AS done_id, e.amount AS done_amount, e.kind AS done_kind,
+           e.balance_after AS done_balance
       INTO v_ctx
       FROM multipas_account a
       JOIN res_currency c ON c.id = a.currency_id
       LEFT JOIN multipas_school s ON s.id = a.school_id
       LEFT JOIN multipas_cardholder h ON h.id = a.holder_id
+      LEFT JOIN multipas_account_entry e
+             ON e.account_id = a.id AND e.idempotency_key = p_key
      WHERE a.id = p_account;
     IF NOT FOUND THEN
         status := 'missing';
+        RETURN;
+    END IF;
+    IF v_ctx.done_id IS NOT NULL THEN
+        entry_id := v_ctx.done_id;
+        amount := v_ctx.done_amount;
+        kind := v_ctx.done_kind;
+        balance_after := v_ctx.done_balance;
+        status := 'exists';
         RETURN;
     END IF;
     kind := p_kind;
@@ -125,6 +132,35 @@ BEGIN
 END;
 $fn$
 """
+# The function is called through a prepared statement: PostgreSQL parses and
+# plans the call once per database session instead of at every posting. Odoo
+# resets a pooled connection (DISCARD ALL) each time it lends it to a new
+# cursor, so "prepared in this session" belongs to the cursor: its first
+# posting sends PREPARE and EXECUTE together (one round trip, as a plain call
+# would), the following ones EXECUTE only. Prepared statements outlive
+# rolled-back transactions. They need the session to stay on one server
+# connection (no pooler in transaction mode between Odoo and PostgreSQL;
+# Odoo's bus needs that anyway). The name carries the signature: a changed
+# function gets a new statement.
+POST_STATEMENT = "multipas_account_post_v2"
+PREPARE_POST_SQL = (
+    f"PREPARE {POST_STATEMENT} (integer, numeric, varchar, varchar, varchar, varchar, "
+    "integer, timestamp) AS SELECT * FROM multipas_account_post($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+EXECUTE_POST_SQL = f"EXECUTE {POST_STATEMENT} (%s, %s, %s, %s, %s, %s, %s, %s)"
+PREPARE_AND_EXECUTE_POST_SQL = f"{PREPARE_POST_SQL}; {EXECUTE_POST_SQL}"
+# What a posting changes on the account row, dropped from the ORM cache
+# after it (entry_count and spent_today are computed from them).
+POSTED_FIELDS = (
+    "balance",
+    "daily_spent",
+    "daily_date",
+    "spent_today",
+    "write_uid",
+    "write_date",
+    "entry_ids",
+    "entry_count",
+)
 
 
 def luhn_digit(digits):
@@ -376,27 +412,16 @@ class MultipasAccount(models.Model):
         # Pending ORM writes the posting statement reads (the account's state
         # and limits, the holder's class, the school's time zone) must reach
         # the database first; with nothing pending this costs nothing.
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "SELECT * FROM multipas_account_post(%s, %s, %s, %s, %s, %s, %s, %s)",
-                self.id,
-                amount,
-                kind,
-                key,
-                origin,
-                note,
-                self.env.uid,
-                date or now,
-            ),
-            # A serialization failure here is expected under load: Odoo
-            # re-runs the request, so it is not worth an ERROR in the log.
-            log_exceptions=False,
+        env = self.env
+        env.flush_all()
+        cr = env.cr
+        self._execute_post_statement(
+            cr, (self.id, amount, kind, key, origin, note, env.uid, date or now)
         )
-        entry_id, status, posted_amount, posted_kind, _balance = self.env.cr.fetchone()
-        self.invalidate_recordset(
-            ["balance", "daily_spent", "daily_date", "write_uid", "write_date", "entry_ids"]
-        )
+        entry_id, status, posted_amount, posted_kind, _balance = cr.fetchone()
+        # Everything was flushed above: only the cached values go.
+        fields_ = self._fields
+        env.cache.invalidate([(fields_[name], self._ids) for name in POSTED_FIELDS])
         if status == "exists":
             currency = self.currency_id
             if posted_kind != kind or currency.compare_amounts(
@@ -415,6 +440,32 @@ class MultipasAccount(models.Model):
         elif status != "posted":
             self._raise_refusal(status, float(posted_amount or 0.0))
         return self.env["multipas.account.entry"].browse(entry_id)
+
+    @staticmethod
+    def _execute_post_statement(cr, params):
+        """Run the posting function with ``params`` through the statement
+        prepared in ``cr``'s database session (prepared with this call when
+        the session doesn't have it yet)."""
+        # a test cursor (odoo.tests) runs in the session of the test's cursor
+        session = cr._cursor if isinstance(cr, TestCursor) else cr
+        prepared = getattr(session, "_multipas_post_prepared", False)
+        if prepared is None:
+            # PREPARE + EXECUTE failed earlier in this session (a serialization
+            # failure, say): whether the statement was prepared, the catalog says.
+            cr.execute(SQL("SELECT 1 FROM pg_prepared_statements WHERE name = %s", POST_STATEMENT))
+            prepared = bool(cr.fetchall())
+        try:
+            cr.execute(
+                EXECUTE_POST_SQL if prepared else PREPARE_AND_EXECUTE_POST_SQL,
+                params,
+                # A serialization failure here is expected under load: Odoo
+                # re-runs the request, so it is not worth an ERROR in the log.
+                log_exceptions=False,
+            )
+        except Exception:
+            session._multipas_post_prepared = prepared or None
+            raise
+        session._multipas_post_prepared = True
 
     def _validate_post_args(self, amount, kind, key, origin, note):
         """Refuse malformed arguments before touching the database."""

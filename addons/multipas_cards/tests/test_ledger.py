@@ -300,6 +300,41 @@ class TestLedger(TransactionCase):
             wizard.action_post()
         self.assertEqual(self._entry_count(), 0)
 
+    def test_posting_is_one_statement(self):
+        """Test that a posting sends one statement, prepared once per connection."""
+        self.account.post(10, "topup", "warm-up")
+        self.env.invalidate_all()
+        with self.assertQueryCount(1):
+            self.account.post(10, "topup", "one-statement")
+
+    def test_posting_survives_function_upgrade(self):
+        """Test that the prepared posting still works after the function is
+        re-created on the same connection (a module upgrade) and after a
+        rolled-back posting."""
+        self.account.post(100, "topup", "before-upgrade")
+        self.env["multipas.account"].init()
+        self.account.post(-30, "purchase", "after-upgrade")
+        with self.assertRaises(UserError):
+            self.account.post(-500, "purchase", "refused")
+        self.account.post(5, "topup", "after-refusal")
+        self.assertEqual(self.account.balance, 75)
+        self.assertEqual(self._entry_count(), 3)
+
+    def test_cached_account_fresh_after_posting(self):
+        """Test that the account's cached figures follow a posting without
+        an explicit re-read (balance, today's spending, entries)."""
+        self.account.post(200, "topup", "c-1")
+        self.assertEqual(
+            (self.account.balance, self.account.spent_today, self.account.entry_count),
+            (200, 0, 1),
+        )
+        self.account.post(-50, "purchase", "c-2")
+        self.assertEqual(
+            (self.account.balance, self.account.spent_today, self.account.entry_count),
+            (150, 50, 2),
+        )
+        self.assertEqual(len(self.account.entry_ids), 2)
+
     def test_balance_read_is_one_query(self):
         """Test that reading a balance reads the account row only, whatever the history."""
         for i in range(30):

@@ -234,3 +234,38 @@ class TestLedgerConcurrency(BaseCase):
                 1,
             )
         self._assert_ledger_sound()
+
+    def test_retry_in_the_same_session(self):
+        """Test that a posting that failed on a concurrent update is re-run on
+        the same cursor (as Odoo's retrying() does) and posts exactly once,
+        whether or not its session had the posting statement prepared."""
+        account_id = self.account_ids[2]
+        registry = Registry(get_db_name())
+        with registry.cursor() as till, environment() as other:
+            till_env = api.Environment(till, SUPERUSER_ID, {})
+            for attempt in range(2):
+                # the till's snapshot is taken, then another till posts
+                till.execute(SQL("SELECT 1"))
+                other["multipas.account"].browse(account_id).post(1, "topup", f"other-{attempt}")
+                other.cr.commit()
+                with self.assertRaises(psycopg2.errors.SerializationFailure):
+                    till_env["multipas.account"].browse(account_id).post(
+                        5, "topup", f"retried-{attempt}"
+                    )
+                till.rollback()
+                entry = (
+                    till_env["multipas.account"]
+                    .browse(account_id)
+                    .post(5, "topup", f"retried-{attempt}")
+                )
+                till.commit()
+                self.assertTrue(till._multipas_post_prepared)
+                self.assertEqual(entry.balance_after, entry.account_id.balance)
+        with environment() as env:
+            self.assertEqual(
+                env["multipas.account.entry"].search_count(
+                    [("account_id", "=", account_id), ("idempotency_key", "like", "retried-%")]
+                ),
+                2,
+            )
+        self._assert_ledger_sound()
