@@ -232,6 +232,35 @@ def table_columns(cr, table):
     return {name: (nullable == "YES", default) for name, nullable, default in cr.fetchall()}
 
 
+def required_defaults(cr, model, table, given):
+    """{column: value} for the NOT NULL columns of ``table`` without a database
+    default that ``given`` leaves out, from the model's own defaults: the bulk
+    loaders below keep working when a model gains a required field."""
+    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+
+    missing = [
+        name
+        for name, (nullable, default) in table_columns(cr, table).items()
+        if not nullable and default is None and name not in given
+    ]
+    defaults = api.Environment(cr, SUPERUSER_ID, {})[model].default_get(missing)
+    unknown = [name for name in missing if defaults.get(name) in (None, False)]
+    if unknown:
+        raise RuntimeError(f"{table}: no default for the required column(s) {unknown}")
+    return {name: defaults[name] for name in missing}
+
+
+def insert_select_sql(cr, model, table, columns, select):
+    """(``INSERT INTO table (…) SELECT …`` text, its parameters): ``select``
+    yields ``columns`` in order; every other required column of ``table`` gets
+    the model's default (see :func:`required_defaults`)."""
+    extra = required_defaults(cr, model, table, set(columns))
+    params = {f"bulk_default_{name}": value for name, value in extra.items()}
+    names = ", ".join([*columns, *extra])
+    values = "".join(f", %(bulk_default_{name})s" for name in extra)
+    return f"INSERT INTO {table} ({names}) SELECT q.*{values} FROM ({select}) q", params
+
+
 def bulk_population_sql(cr, schools, holders, cards=True):
     """Insert ``holders`` cardholders (partner + cardholder + account, and an
     issued card each when ``cards``) spread over ``schools`` schools with plain SQL.
@@ -243,29 +272,37 @@ def bulk_population_sql(cr, schools, holders, cards=True):
     """
     cr.execute("SELECT id, currency_id FROM res_company ORDER BY id LIMIT 1")
     company_id, currency_id = cr.fetchone()
-    cr.execute(
-        """
-        INSERT INTO multipas_school (name, code, active, company_id, tz, reserve_min,
-                                     create_uid, create_date, write_uid, write_date)
-        SELECT 'Bulk school ' || s, 'BULK' || s, TRUE, %(company)s, 'Asia/Yekaterinburg', 10,
-               1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
-          FROM generate_series(1, %(schools)s) s
-        RETURNING id
-        """,
+    now = "now() AT TIME ZONE 'UTC'"
+    audit = ("create_uid", "create_date", "write_uid", "write_date")
+    audit_values = f"1, {now}, 1, {now}"
+
+    def insert(model, table, columns, select, params, returning=False):
+        sql, extra = insert_select_sql(cr, model, table, [*columns, *audit], select)
+        if returning:
+            sql = f"WITH ins AS ({sql} RETURNING id) SELECT min(id), max(id) FROM ins"
+        cr.execute(sql, {**params, **extra})
+        return cr.fetchone() if returning else None
+
+    insert(
+        "multipas.school",
+        "multipas_school",
+        ("name", "code", "active", "company_id", "tz", "reserve_min"),
+        f"""SELECT 'Bulk school ' || s, 'BULK' || s, TRUE, %(company)s, 'Asia/Yekaterinburg',
+                   10, {audit_values}
+              FROM generate_series(1, %(schools)s) s""",
         {"company": company_id, "schools": schools},
     )
-    school_ids = sorted(r[0] for r in cr.fetchall())
-    cr.execute(
-        """
-        INSERT INTO multipas_class (name, school_id, company_id, grade, letter, school_year,
-                                    active, create_uid, create_date, write_uid, write_date)
-        SELECT '5A', s.id, %(company)s, 5, 'A', '2026/2027', TRUE,
-               1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
-          FROM multipas_school s WHERE s.id = ANY(%(schools)s)
-        """,
+    cr.execute("SELECT id FROM multipas_school WHERE code LIKE 'BULK%%' ORDER BY id")
+    school_ids = [r[0] for r in cr.fetchall()]
+    insert(
+        "multipas.class",
+        "multipas_class",
+        ("name", "school_id", "company_id", "grade", "letter", "school_year", "active"),
+        f"""SELECT '5A', s.id, %(company)s, 5, 'A', '2026/2027', TRUE, {audit_values}
+              FROM multipas_school s WHERE s.id = ANY(%(schools)s)""",
         {"company": company_id, "schools": school_ids},
     )
-    # partners: one per cardholder; remember the id range through a temp table
+    # people: one row per cardholder, to carry the ids from insert to insert
     cr.execute(
         """
         CREATE TEMP TABLE bench_people ON COMMIT DROP AS
@@ -287,71 +324,81 @@ def bulk_population_sql(cr, schools, holders, cards=True):
           FROM multipas_class c WHERE c.school_id = p.school_id
         """
     )
-    cr.execute(
-        """
-        WITH ins AS (
-            INSERT INTO res_partner (name, complete_name, type, active, is_company,
-                                     lang, create_uid, create_date, write_uid, write_date)
-            SELECT 'Bulk Pupil ' || n, 'Bulk Pupil ' || n, 'contact', TRUE, FALSE,
-                   'en_US', 1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
-              FROM bench_people ORDER BY n
-            RETURNING id
-        )
-        SELECT min(id), max(id) FROM ins
-        """
+    pmin, _pmax = insert(
+        "res.partner",
+        "res_partner",
+        ("name", "complete_name", "type", "active", "is_company", "lang"),
+        f"""SELECT 'Bulk Pupil ' || n, 'Bulk Pupil ' || n, 'contact', TRUE, FALSE, 'en_US',
+                   {audit_values}
+              FROM bench_people ORDER BY n""",
+        {},
+        returning=True,
     )
-    pmin, pmax = cr.fetchone()
     cr.execute("UPDATE bench_people SET partner_id = %s + n - 1", [pmin])
-    cr.execute(
-        """
-        WITH ins AS (
-            INSERT INTO multipas_cardholder (partner_id, last_name, first_name, kind,
-                                             school_id, company_id, class_id, state,
-                                             create_uid, create_date, write_uid, write_date)
-            SELECT partner_id, 'Pupil', 'N' || n, 'pupil', school_id, %(company)s, class_id,
-                   'enrolled', 1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
-              FROM bench_people ORDER BY n
-            RETURNING id
-        )
-        SELECT min(id), max(id) FROM ins
-        """,
+    hmin, _hmax = insert(
+        "multipas.cardholder",
+        "multipas_cardholder",
+        (
+            "partner_id",
+            "last_name",
+            "first_name",
+            "kind",
+            "school_id",
+            "company_id",
+            "class_id",
+            "state",
+        ),  # fmt: skip
+        f"""SELECT partner_id, 'Pupil', 'N' || n, 'pupil', school_id, %(company)s, class_id,
+                   'enrolled', {audit_values}
+              FROM bench_people ORDER BY n""",
         {"company": company_id},
+        returning=True,
     )
-    hmin, _hmax = cr.fetchone()
     cr.execute("UPDATE bench_people SET holder_id = %s + n - 1", [hmin])
-    cr.execute(
-        """
-        WITH ins AS (
-            INSERT INTO multipas_account (number, holder_id, school_id, company_id,
-                                          currency_id, balance, credit_limit, daily_limit,
-                                          daily_spent, low_balance_threshold, state,
-                                          create_uid, create_date, write_uid, write_date)
-            SELECT 'B' || lpad(n::text, 9, '0'), holder_id, school_id, %(company)s,
-                   %(currency)s, 0, 0, 0, 0, 100, 'open',
-                   1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
-              FROM bench_people ORDER BY n
-            RETURNING id
-        )
-        SELECT min(id), max(id) FROM ins
-        """,
+    amin, amax = insert(
+        "multipas.account",
+        "multipas_account",
+        (
+            "number",
+            "holder_id",
+            "school_id",
+            "company_id",
+            "currency_id",
+            "balance",
+            "credit_limit",
+            "daily_limit",
+            "daily_spent",
+            "low_balance_threshold",
+            "state",
+        ),  # fmt: skip
+        f"""SELECT 'B' || lpad(n::text, 9, '0'), holder_id, school_id, %(company)s,
+                   %(currency)s, 0, 0, 0, 0, 100, 'open', {audit_values}
+              FROM bench_people ORDER BY n""",
         {"company": company_id, "currency": currency_id},
+        returning=True,
     )
-    amin, amax = cr.fetchone()
     if cards:
         # UID: 7-byte MIFARE-like hex derived from n (unique), printed number C + n.
-        cr.execute(
-            """
-            INSERT INTO multipas_card (number, uid, technology, state, school_id, company_id,
-                                       holder_id, is_reserve, issued_date,
-                                       create_uid, create_date, write_uid, write_date)
-            SELECT 'C' || lpad(n::text, 9, '0'),
-                   '04' || upper(lpad(to_hex(n * 2654435761 %% 4294967296), 8, '0'))
-                        || upper(lpad(to_hex(n %% 65536), 4, '0')),
-                   'mifare_classic', 'issued', school_id, %(company)s, holder_id, FALSE,
-                   now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC', 1,
-                   now() AT TIME ZONE 'UTC'
-              FROM bench_people ORDER BY n
-            """,
+        insert(
+            "multipas.card",
+            "multipas_card",
+            (
+                "number",
+                "uid",
+                "technology",
+                "state",
+                "school_id",
+                "company_id",
+                "holder_id",
+                "is_reserve",
+                "issued_date",
+            ),  # fmt: skip
+            f"""SELECT 'C' || lpad(n::text, 9, '0'),
+                       '04' || upper(lpad(to_hex(n * 2654435761 %% 4294967296), 8, '0'))
+                            || upper(lpad(to_hex(n %% 65536), 4, '0')),
+                       'mifare_classic', 'issued', school_id, %(company)s, holder_id, FALSE,
+                       {now}, {audit_values}
+                  FROM bench_people ORDER BY n""",
             {"company": company_id},
         )
     return amin, amax
