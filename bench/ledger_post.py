@@ -51,6 +51,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import queue
 import random
 import re
 import statistics
@@ -290,7 +291,9 @@ class Till:
             profiler = cProfile.Profile()
         while time.time() < start_at:
             time.sleep(0.001)
-        cpu0, sql0, commit0 = time.process_time(), dict(self.sql), self.commit_seconds
+        # a thread's own CPU time: process_time() would count every client thread
+        clock = time.thread_time if self.conf["start_method"] == "thread" else time.process_time
+        cpu0, sql0, commit0 = clock(), dict(self.sql), self.commit_seconds
         t_start = time.perf_counter()
         last_posted = None
         if profiler:
@@ -309,7 +312,7 @@ class Till:
                 last_posted = time.time()
             i += 1
         t_end = time.perf_counter()
-        cpu = time.process_time() - cpu0
+        cpu = clock() - cpu0
         if profiler:
             profiler.disable()
             profiler.dump_stats(self.conf["profile"])
@@ -370,19 +373,25 @@ def multixact_counter(db):
 
 
 def run_clients(conf, mode, assignments, seconds):
-    """Start one process per entry of ``assignments`` (its account ids), let them
-    post for ``seconds`` and collect their results."""
-    ctx = multiprocessing.get_context(conf["start_method"])
-    results = ctx.Queue()
+    """Start one client per entry of ``assignments`` (its account ids): a
+    process (fork or spawn, as Odoo's prefork workers) or a thread of this
+    process (``thread``, as Odoo's threaded server); let them post for
+    ``seconds`` and collect their results."""
     import odoo  # noqa: PLC0415
 
+    threads = conf["start_method"] == "thread"
+    if threads:
+        results, make = queue.Queue(), threading.Thread
+    else:
+        ctx = multiprocessing.get_context(conf["start_method"])
+        results, make = ctx.Queue(), ctx.Process
     # Forked children must not share the parent's pooled connections.
     odoo.sql_db.close_all()
-    lead = 3.0 if conf["start_method"] == "fork" else 25.0
+    lead = 25.0 if conf["start_method"] == "spawn" else 3.0
     start_at = time.time() + lead
     stop_at = start_at + seconds
     procs = [
-        ctx.Process(
+        make(
             target=_client,
             args=(conf, n, accounts, start_at, stop_at, results, mode),
             name=f"bench-client-{n}",
@@ -394,7 +403,8 @@ def run_clients(conf, mode, assignments, seconds):
     while time.time() < start_at - 0.3:
         time.sleep(0.05)
     multixacts0 = multixact_counter(conf["db"])
-    sampler = common.CpuSampler(own_pids=[p.pid for p in procs], db=conf["db"]).start()
+    own_pids = [os.getpid()] if threads else [p.pid for p in procs]
+    sampler = common.CpuSampler(own_pids=own_pids, db=conf["db"]).start()
     collected = []
     posted = []
     deadline = stop_at + 120
@@ -413,7 +423,7 @@ def run_clients(conf, mode, assignments, seconds):
     sampler.multixacts = multixact_counter(conf["db"]) - multixacts0
     for proc in procs:
         proc.join(timeout=30)
-        if proc.exitcode not in (0, None):
+        if getattr(proc, "exitcode", None) not in (0, None):
             raise SystemExit(f"{mode}: client {proc.name} exited with {proc.exitcode}")
     wall = max(r["end_epoch"] for r in collected) - start_at
     return collected, posted, wall, sampler
@@ -640,7 +650,13 @@ def main(argv=None):
         metavar="LOAD",
         help="first wait (up to 10 min) until the 1-min load average is below LOAD",
     )
-    parser.add_argument("--start-method", choices=("fork", "spawn"), default="fork")
+    parser.add_argument(
+        "--start-method",
+        choices=("fork", "spawn", "thread"),
+        default="fork",
+        help="clients as forked or spawned processes (Odoo's prefork workers) or as "
+        "threads of one process (Odoo's threaded server) (fork)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", help="reuse this existing bench_ database (no install)")
     parser.add_argument(
