@@ -525,7 +525,8 @@ def _schemas(kinds):
                 "batch_id": {
                     "type": "string",
                     "format": "uuid",
-                    "description": "UUID of this batch; a batch already accepted answers 409.",
+                    "description": "UUID of this batch; a batch already accepted answers 409 "
+                    "(remembered 90 days by default; later each event answers duplicate).",
                 },
                 "events": {
                     "type": "array",

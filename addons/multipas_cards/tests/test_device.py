@@ -210,3 +210,74 @@ class TestDevice(MultipasCommon):
         """Test that a device without key nor events may still be moved."""
         self.device.school_id = self.school_b
         self.assertEqual(self.device.company_id, self.school_b.company_id)
+
+    # === BATCH RETENTION === #
+
+    def _ingest(self, batch_uuid, event_uuids):
+        return (
+            self.env["multipas.device.event"]
+            .with_user(self.device.user_id)
+            ._api_ingest(
+                self.device,
+                batch_uuid,
+                [
+                    {
+                        "uuid": event_uuid,
+                        "kind": "card_tap",
+                        "uid": "A1B2C3D401",
+                        "at": fields.Datetime.now(),
+                        "reader": None,
+                        "data": {},
+                    }
+                    for event_uuid in event_uuids
+                ],
+            )
+        )
+
+    def test_old_batches_forgotten_events_kept(self):
+        """Test that the nightly purge forgets batches past the retention
+        period only, keeps their events, and that a forgotten batch sent
+        again stores nothing twice (each event answers "duplicate")."""
+        Batch = self.env["multipas.device.batch"]
+        old_events = [str(uuid.uuid4()) for _i in range(3)]
+        old_batch, new_batch = str(uuid.uuid4()), str(uuid.uuid4())
+        self._ingest(old_batch, old_events)
+        self._ingest(new_batch, [str(uuid.uuid4())])
+        self.env["ir.config_parameter"].set_param(
+            "multipas_cards.device_batch_retention_days", "30"
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE multipas_device_batch SET received_at = received_at - interval '31 days' "
+            "WHERE uuid = %s",
+            [old_batch],
+        )
+        Batch.invalidate_model()
+        self.assertEqual(Batch._cron_purge_old_batches(), 1)
+        self.assertFalse(Batch.search([("uuid", "=", old_batch)]))
+        self.assertTrue(Batch.search([("uuid", "=", new_batch)]))
+        events = self.env["multipas.device.event"].search([("uuid", "in", old_events)])
+        self.assertEqual(len(events), 3)
+        # the box never heard the answer and sends the old batch again
+        self.assertEqual(
+            self._ingest(old_batch, old_events), [(u, "duplicate") for u in old_events]
+        )
+        self.assertEqual(
+            self.env["multipas.device.event"].search_count([("uuid", "in", old_events)]), 3
+        )
+        # the recent batch is still recognised as a whole
+        self.assertIsNone(self._ingest(new_batch, [str(uuid.uuid4())]))
+
+    def test_batch_retention_setting_checked(self):
+        """Test that a retention setting that is not a whole number of days
+        ≥ 1 falls back to 90 days instead of purging everything."""
+        Batch = self.env["multipas.device.batch"]
+        for raw in ("0", "-5", "soon", ""):
+            with self.subTest(raw=raw):
+                self.env["ir.config_parameter"].set_param(
+                    "multipas_cards.device_batch_retention_days", raw
+                )
+                self.assertEqual(Batch._retention_days(), 90)
+        self._ingest(str(uuid.uuid4()), [str(uuid.uuid4())])
+        self.env["ir.config_parameter"].set_param("multipas_cards.device_batch_retention_days", "0")
+        self.assertEqual(Batch._cron_purge_old_batches(), 0)
