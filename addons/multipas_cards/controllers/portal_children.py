@@ -101,6 +101,26 @@ class MultipasPortal(payment_portal.PaymentPortal):
             400,
         )
 
+    def _multipas_submit(self, kw, action):
+        """Handle a POSTed form: check its CSRF token, run ``action()``, which
+        returns the URL to go to once done, and keep a refusal (``UserError``,
+        ``ValidationError``) as the sentence to show above the form again. A
+        refused action leaves nothing behind (it runs in a savepoint): the
+        form is shown again in a request that still commits.
+
+        :returns: ``(response, error)``: a response to return at once (the
+            CSRF refusal, or the redirect after success), else the message
+        """
+        refused = self._multipas_csrf_failed(kw)
+        if refused:
+            return refused, None
+        try:
+            with request.env.cr.savepoint():
+                url = action()
+        except UserError as error_:  # ValidationError included
+            return None, error_.args[0]
+        return request.redirect(url), None
+
     def _multipas_flash(self, code):
         messages = {
             "blocked": request.env._(
@@ -681,17 +701,16 @@ class MultipasPortal(payment_portal.PaymentPortal):
         card, card_status = self._multipas_card_status(child)
         error = None
         if request.httprequest.method == "POST":
-            refused = self._multipas_csrf_failed(kw)
-            if refused:
-                return refused
-            try:
+
+            def block():
                 if card_status != "active":
                     raise UserError(request.env._("This child has no card in use to block."))
                 card._multipas_portal_block(kw.get("reason") or "")
-            except UserError as error_:
-                error = error_.args[0]
-            else:
-                return request.redirect(f"/my/children/{child.id}?message=blocked")
+                return f"/my/children/{child.id}?message=blocked"
+
+            response, error = self._multipas_submit(kw, block)
+            if response:
+                return response
         return self._multipas_render(
             "multipas_cards.portal_child_block",
             {
@@ -726,18 +745,17 @@ class MultipasPortal(payment_portal.PaymentPortal):
             return self._multipas_forbidden(child)
         error = None
         if request.httprequest.method == "POST":
-            refused = self._multipas_csrf_failed(kw)
-            if refused:
-                return refused
-            try:
+
+            def request_card():
                 __, created = request.env["multipas.card.reissue"]._multipas_portal_request(
                     child, kw.get("reason") or ""
                 )
-            except UserError as error_:
-                error = error_.args[0]
-            else:
                 code = "reissue" if created else "reissue_exists"
-                return request.redirect(f"/my/children/{child.id}?message={code}")
+                return f"/my/children/{child.id}?message={code}"
+
+            response, error = self._multipas_submit(kw, request_card)
+            if response:
+                return response
         card, card_status = self._multipas_card_status(child)
         values = self._multipas_child_values(child)
         values.update(
@@ -774,19 +792,17 @@ class MultipasPortal(payment_portal.PaymentPortal):
         if request.httprequest.method == "POST":
             if self._multipas_view_only():
                 return self._multipas_forbidden(child)
-            refused = self._multipas_csrf_failed(kw)
-            if refused:
-                return refused
-            upload = kw.get("photo")
-            try:
+
+            def submit_photo():
+                upload = kw.get("photo")
                 if not hasattr(upload, "read"):
                     raise UserError(request.env._("Choose a photo to upload."))
-                data = upload.read()
-                child._multipas_portal_submit_photo(data)
-            except UserError as error_:
-                error = error_.args[0]
-            else:
-                return request.redirect(f"/my/children/{child.id}/photo?message=photo")
+                child._multipas_portal_submit_photo(upload.read())
+                return f"/my/children/{child.id}/photo?message=photo"
+
+            response, error = self._multipas_submit(kw, submit_photo)
+            if response:
+                return response
         child_sudo = child.sudo()
         return self._multipas_render(
             "multipas_cards.portal_child_photo",
@@ -824,17 +840,16 @@ class MultipasPortal(payment_portal.PaymentPortal):
         if request.httprequest.method == "POST":
             if self._multipas_view_only():
                 return self._multipas_forbidden(child)
-            refused = self._multipas_csrf_failed(kw)
-            if refused:
-                return refused
-            try:
+
+            def set_limits():
                 account._multipas_portal_set_limits(
                     kw.get("daily_limit"), kw.get("low_balance_threshold")
                 )
-            except (UserError, ValidationError) as error_:
-                error = error_.args[0]
-            else:
-                return request.redirect(f"/my/children/{child.id}/limits?message=limits")
+                return f"/my/children/{child.id}/limits?message=limits"
+
+            response, error = self._multipas_submit(kw, set_limits)
+            if response:
+                return response
         return self._multipas_render(
             "multipas_cards.portal_child_limits",
             {
@@ -873,18 +888,18 @@ class MultipasPortal(payment_portal.PaymentPortal):
         Partner = request.env["res.partner"]
         error = None
         if request.httprequest.method == "POST":
-            refused = self._multipas_csrf_failed(kw)
-            if refused:
-                return refused
-            codes = request.httprequest.form.getlist("channel")
-            try:
+
+            def set_preferences():
                 partner.with_env(request.env)._multipas_portal_set_preferences(
-                    codes, kw.get("quiet_from"), kw.get("quiet_to")
+                    request.httprequest.form.getlist("channel"),
+                    kw.get("quiet_from"),
+                    kw.get("quiet_to"),
                 )
-            except (UserError, ValidationError) as error_:
-                error = error_.args[0]
-            else:
-                return request.redirect("/my/notifications?message=notifications")
+                return "/my/notifications?message=notifications"
+
+            response, error = self._multipas_submit(kw, set_preferences)
+            if response:
+                return response
         channels = request.env["multipas.notification.channel"].sudo().search([])
         return self._multipas_render(
             "multipas_cards.portal_my_notifications",
@@ -920,14 +935,18 @@ class MultipasPortal(payment_portal.PaymentPortal):
             raise NotFound()
         error = None
         if request.httprequest.method == "POST":
-            refused = self._multipas_csrf_failed(kw)
-            if refused:
-                return refused
-            if kw.get("confirm") != "1":
-                error = request.env._("Tick the box to confirm that you withdraw your consent.")
-            else:
+
+            def withdraw():
+                if kw.get("confirm") != "1":
+                    raise UserError(
+                        request.env._("Tick the box to confirm that you withdraw your consent.")
+                    )
                 partner.with_env(request.env)._multipas_withdraw_consent()
-                return request.redirect("/my/consents?message=consent")
+                return "/my/consents?message=consent"
+
+            response, error = self._multipas_submit(kw, withdraw)
+            if response:
+                return response
         return self._multipas_render(
             "multipas_cards.portal_my_consents",
             {
