@@ -370,10 +370,19 @@ def bulk_population_sql(cr, schools, holders, cards=True):
             "daily_spent",
             "low_balance_threshold",
             "state",
+            # the posting's context, stored on the account (related fields)
+            "class_id",
+            "school_tz",
+            "currency_rounding",
+            "currency_decimal_places",
         ),  # fmt: skip
-        f"""SELECT 'B' || lpad(n::text, 9, '0'), holder_id, school_id, %(company)s,
-                   %(currency)s, 0, 0, 0, 0, 100, 'open', {audit_values}
-              FROM bench_people ORDER BY n""",
+        f"""SELECT 'B' || lpad(n::text, 9, '0'), holder_id, p.school_id, %(company)s,
+                   %(currency)s, 0, 0, 0, 0, 100, 'open', p.class_id, s.tz, c.rounding,
+                   c.decimal_places, {audit_values}
+              FROM bench_people p
+              JOIN multipas_school s ON s.id = p.school_id
+              JOIN res_currency c ON c.id = %(currency)s
+             ORDER BY n""",
         {"company": company_id, "currency": currency_id},
         returning=True,
     )

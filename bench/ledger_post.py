@@ -23,7 +23,11 @@ One invocation, one PostgreSQL:
    call) without the ORM around it: ``sql`` through the Odoo cursor, ``raw``
    through a bare psycopg2 connection, ``raw_nofk`` the same with FK triggers
    off. The steps between them show where a posting's time goes: ORM, Odoo's
-   cursor and request machinery, FK checks, the statement itself.
+   cursor and request machinery, FK checks, the statement itself. And
+   ``pgbench_fn``: pgbench's C client (same clients and threads as the
+   baseline) calls the posting function on the same accounts, in transactions
+   shaped as Odoo's (BEGIN, the call, COMMIT): what the database side of a
+   posting allows with no Python in the way.
 4. A short "hammer" phase: all clients debit ONE account (a top-up of
    ``--hammer-topup``, then debits until the credit floor and beyond); the
    count of debits, the final balance and the ledger must agree, and the
@@ -57,6 +61,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -85,31 +90,68 @@ def run_pgbench(seconds, clients, threads, scale, keep):
             common.pg_tool("pgbench"), "-N", "-c", str(clients), "-j", str(threads),
             "-T", str(seconds), db,
         ]  # fmt: skip
-        common.say("pgbench " + " ".join(cmd[1:]))
-        sampler = common.CpuSampler(db=db).start()
-        result = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        sampler.stop()
-        match = TPS_RE.search(result.stdout)
-        if not match:
-            raise SystemExit(f"could not read tps from pgbench:\n{result.stdout}{result.stderr}")
-        tx = re.search(r"number of transactions actually processed: (\d+)", result.stdout)
-        lat = re.search(r"latency average = ([\d.]+) ms", result.stdout)
-        return {
-            "command": "pgbench " + " ".join(cmd[1:-1]) + " <db>",
-            "init": f"pgbench -i -s {scale} <db>",
-            "tps": float(match.group(1)),
-            "transactions": int(tx.group(1)) if tx else None,
-            "latency_avg_ms": float(lat.group(1)) if lat else None,
-            "cpu_seconds": sampler.groups,
-            "cpu_total_seconds": sampler.total,
-            "cpu_other_load_seconds": sampler.other,
-            "cpu_available_seconds": round(sampler.elapsed * (os.cpu_count() or 1), 2),
-            "own_cpu_ms_per_tx": round(sampler.own / int(tx.group(1)) * 1000, 3) if tx else None,
-            "wall_seconds": round(sampler.elapsed, 2),
-        }
+        result = timed_pgbench(cmd, db)
+        result["init"] = f"pgbench -i -s {scale} <db>"
+        return result
     finally:
         if not keep:
             common.drop_db(db)
+
+
+def timed_pgbench(cmd, db):
+    """Run a pgbench command line on ``db`` while sampling the CPU; its figures."""
+    common.say("pgbench " + " ".join(cmd[1:]))
+    sampler = common.CpuSampler(db=db).start()
+    result = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    sampler.stop()
+    match = TPS_RE.search(result.stdout)
+    if not match:
+        raise SystemExit(f"could not read tps from pgbench:\n{result.stdout}{result.stderr}")
+    tx = re.search(r"number of transactions actually processed: (\d+)", result.stdout)
+    lat = re.search(r"latency average = ([\d.]+) ms", result.stdout)
+    return {
+        "command": "pgbench " + " ".join(cmd[1:-1]) + " <db>",
+        "tps": float(match.group(1)),
+        "transactions": int(tx.group(1)) if tx else None,
+        "latency_avg_ms": float(lat.group(1)) if lat else None,
+        "cpu_seconds": sampler.groups,
+        "cpu_total_seconds": sampler.total,
+        "cpu_other_load_seconds": sampler.other,
+        "cpu_available_seconds": round(sampler.elapsed * (os.cpu_count() or 1), 2),
+        "own_cpu_ms_per_tx": round(sampler.own / int(tx.group(1)) * 1000, 3) if tx else None,
+        "wall_seconds": round(sampler.elapsed, 2),
+    }
+
+
+# Diagnosis "pgbench_fn": the ledger's posting function driven by pgbench's C
+# client instead of Python (a transaction as Odoo sends it: BEGIN at Odoo's
+# isolation level, the call, COMMIT; the call prepared once per connection as
+# post() does). Against pgbench -N it shows what the database side of a posting
+# allows; the gap to post() is the Python side (Odoo, psycopg2, 8 interpreters).
+PGBENCH_FN_SCRIPT = """\\set a random({first}, {last})
+\\set k random(1, 1000000000000)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT * FROM multipas_account_post(:a, 10.0, 'topup', '{prefix}-' || :client_id || '-' || :k,
+    NULL, NULL, 1, (now() AT TIME ZONE 'UTC')::timestamp(0));
+COMMIT;
+"""
+
+
+def run_pgbench_function(db, account_ids, seconds, clients, threads, key_prefix):
+    first, last = min(account_ids), max(account_ids)
+    if sorted(account_ids) != list(range(first, last + 1)):
+        raise SystemExit("--diagnose pgbench_fn needs the till accounts' ids to be contiguous")
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix="bench_fn_") as script:
+        script.write(PGBENCH_FN_SCRIPT.format(first=first, last=last, prefix=key_prefix))
+        script.flush()
+        cmd = [
+            common.pg_tool("pgbench"), "-n", "-M", "prepared", "-f", script.name,
+            "-c", str(clients), "-j", str(threads), "-T", str(seconds), db,
+        ]  # fmt: skip
+        result = timed_pgbench(cmd, db)
+    result["command"] = result["command"].replace(script.name, "<posting script>")
+    result["script"] = PGBENCH_FN_SCRIPT.format(first="<first>", last="<last>", prefix="<key>")
+    return result
 
 
 # --- Odoo clients -------------------------------------------------------------------
@@ -636,9 +678,10 @@ def main(argv=None):
     )
     parser.add_argument(
         "--diagnose",
-        default="sql,raw,raw_nofk",
+        default="sql,raw,raw_nofk,pgbench_fn",
         help="diagnosis runs: sql = the statement through the Odoo cursor, raw = through a "
-        "bare psycopg2 connection, raw_nofk = the same with FK triggers off (sql,raw,raw_nofk)",
+        "bare psycopg2 connection, raw_nofk = the same with FK triggers off, pgbench_fn = the "
+        "posting function called by pgbench's C client (sql,raw,raw_nofk,pgbench_fn)",
     )
     parser.add_argument(
         "--profile", metavar="FILE", help="cProfile client 0 of the post() phase into FILE"
@@ -785,6 +828,16 @@ def main(argv=None):
             report["posting_statement"] = captured.code.strip()
             report["diagnosis"] = {}
             for mode in args.diagnose.split(","):
+                if mode == "pgbench_fn":
+                    common.say(f"diagnosis {mode}: pgbench calls the posting function")
+                    diag = run_pgbench_function(
+                        db, account_ids, args.sql_only_seconds, args.clients, args.threads,
+                        f"{mode}-{conf['run']}",
+                    )  # fmt: skip
+                    diag["checks"] = check_ledger(registry, posted_rows, PHASES, conf["run"])
+                    report["diagnosis"][mode] = diag
+                    common.say(f"  {diag['tps']:.0f} postings/s")
+                    continue
                 if mode not in DIAGNOSIS_MODES:
                     raise SystemExit(f"--diagnose: unknown mode {mode}")
                 common.say(
@@ -955,6 +1008,14 @@ def print_report(r):
         "raw_nofk": "the same with FK triggers off",
     }
     for mode, s in (r.get("diagnosis") or {}).items():
+        if mode == "pgbench_fn":
+            print(f"\ndiagnosis {mode}: the posting function called by pgbench's C client")
+            print(f"  {s['command']}")
+            print(
+                f"  postings/s {s['tps']:.1f}   latency avg {s['latency_avg_ms']} ms   "
+                f"own CPU {s['own_cpu_ms_per_tx']} ms/posting   checks: {s['checks']}"
+            )
+            continue
         print(f"\ndiagnosis {mode}: {labels[mode]}, {len(s['latency_ms_p50_of_clients'])} clients")
         print(f"  postings/s {s['tps']:.1f}  counts {s['counts']}")
         print(f"  per posting (ms): {s['per_post_ms']}")

@@ -62,15 +62,14 @@ DECLARE
     v_spent numeric;
 BEGIN
     -- One read for the idempotency check and the posting's context (the
-    -- currency's rounding, the school's time zone, the holder's class).
-    SELECT c.rounding, c.decimal_places, COALESCE(s.tz, 'UTC') AS tz, h.class_id,
+    -- currency's rounding, the school's time zone, the holder's class), all
+    -- kept on the account row itself.
+    SELECT a.currency_rounding AS rounding, a.currency_decimal_places AS decimal_places,
+           COALESCE(a.school_tz, 'UTC') AS tz, a.class_id,
            e.id AS done_id, e.amount AS done_amount, e.kind AS done_kind,
            e.balance_after AS done_balance
       INTO v_ctx
       FROM multipas_account a
-      JOIN res_currency c ON c.id = a.currency_id
-      LEFT JOIN multipas_school s ON s.id = a.school_id
-      LEFT JOIN multipas_cardholder h ON h.id = a.holder_id
       LEFT JOIN multipas_account_entry e
              ON e.account_id = a.id AND e.idempotency_key = p_key
      WHERE a.id = p_account;
@@ -209,7 +208,19 @@ class MultipasAccount(models.Model):
     school_id = fields.Many2one(
         related="holder_id.school_id", store=True, index=True, string="School"
     )
-    class_id = fields.Many2one(related="holder_id.class_id", string="Class")
+    class_id = fields.Many2one(related="holder_id.class_id", store=True, string="Class")
+    # The rest of a posting's context, kept on the row a posting updates
+    # anyway: the posting function reads this row (and the entry with the
+    # key) instead of joining the currency, the school and the cardholder.
+    # A posting then locks 13 relations (these two tables, their 5 indexes
+    # each, the entry sequence); PostgreSQL keeps up to 16 per transaction in
+    # its cheap per-backend "fast path", and the join's 6 more relations spilled
+    # into the shared lock table, which 8 concurrent tills contend for
+    # (BENCHMARKS.md, session 4). A test watches that a posting stays there.
+    school_tz = fields.Selection(related="school_id.tz", store=True, string="School time zone")
+    # numeric, as on the currency: the posting rounds with it in SQL
+    currency_rounding = fields.Float(related="currency_id.rounding", store=True, digits=(12, 6))
+    currency_decimal_places = fields.Integer(related="currency_id.decimal_places", store=True)
     company_id = fields.Many2one(
         "res.company", required=True, readonly=True, default=lambda self: self.env.company
     )

@@ -172,6 +172,21 @@ class TestLedger(TransactionCase):
             self.account.post(-100, "purchase", "next-day")
         self.assertEqual(self.account.balance, 800)
 
+    def test_daily_limit_follows_a_time_zone_change(self):
+        """Test that a school's new time zone moves the day boundary of its
+        accounts' daily limits (the posting reads the zone from the account)."""
+        self.account.post(1000, "topup", "t")
+        self.account.daily_limit = 100
+        self.school.tz = "Europe/Moscow"
+        self.assertEqual(self.account.school_tz, "Europe/Moscow")
+        with freeze_time("2026-11-25 18:30:00"):
+            self.account.post(-100, "purchase", "late")
+        # 19:30 UTC: already the 26th in Perm, but 22:30 on the 25th in Moscow.
+        with freeze_time("2026-11-25 19:30:00"):
+            self.assertRefused(-10, "purchase", "later", "Daily limit")
+        with freeze_time("2026-11-25 21:30:00"):
+            self.account.post(-100, "purchase", "next-day")
+
     def test_frozen_account(self):
         """Test that a frozen account refuses debits but still accepts credits."""
         self.account.post(100, "topup", "t1")

@@ -135,6 +135,23 @@ class TestLedgerConcurrency(BaseCase):
         self.assertFalse(any(t.is_alive() for t in threads), "threads still running after 300 s")
         self.assertFalse(errors, errors[:1])
 
+    def test_posting_locks_stay_on_the_fast_path(self):
+        """Test that a posting takes few enough relation locks for PostgreSQL's
+        per-backend fast path: past 16 relations a transaction's locks go to
+        the shared lock table, which concurrent tills then contend for."""
+        with environment() as env:
+            env["multipas.account"].browse(self.account_ids[1]).post(1, "topup", "fast-path")
+            rows = env.execute_query(
+                SQL(
+                    "SELECT relation::regclass::text, fastpath FROM pg_locks"
+                    " WHERE pid = pg_backend_pid() AND locktype = 'relation'"
+                    " AND relation <> 'pg_locks'::regclass"
+                )
+            )
+            env.cr.rollback()
+        self.assertIn(("multipas_account_entry", True), rows)
+        self.assertEqual([row for row in rows if not row[1]], [])
+
     def _assert_ledger_sound(self):
         with environment() as env:
             rows = env.execute_query(
