@@ -1019,7 +1019,28 @@ class MultipasRegistrationForm(models.Model):
         )
         for form in self:
             form.message_post(body=self.env._("Returned: %(reason)s", reason=reason))
+            form._notify_submitter_of_return(reason)
         self.package_id._update_processed()
+
+    def _notify_submitter_of_return(self, reason):
+        """Tell the guardian who filled the form in on the portal, by mail and
+        in their language, why it came back and where to correct it."""
+        self.ensure_one()
+        submitter = self.submitter_partner_id
+        if not submitter:
+            return
+        form = self.with_context(lang=submitter.lang or self.env.lang)
+        form.message_post(
+            body=form.env._(
+                "Your registration form %(name)s was returned: %(reason)s "
+                "Correct it and send it again in your cabinet, under “Registration forms”.",
+                name=form.name,
+                reason=reason,
+            ),
+            partner_ids=submitter.ids,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+        )
 
     def action_copy_returned(self):
         """Start a corrected copy of a returned form as a new draft."""

@@ -130,9 +130,24 @@ class TestRegistrationPortalPages(RegistrationCommon, HttpCase):
                 "accept_consent": "on",
             },
         )
+        # the parent is told by mail, in their own language
+        submitter = self.user_portal.partner_id
+        self.env["res.lang"]._activate_lang("ru_RU")
+        submitter.lang = "ru_RU"
         form.with_env(self.env).with_user(self.user_coordinator)._return(
             "The school has no class 5A this year."
         )
+        submitter.lang = "en_US"
+        message = form.with_env(self.env).message_ids.filtered(
+            lambda msg: submitter in msg.partner_ids
+        )
+        self.assertEqual(len(message), 1)
+        self.assertIn("The school has no class 5A this year.", message.body)
+        self.assertIn("Ваша анкета", message.body)
+        notification = self.env["mail.notification"].search(
+            [("mail_message_id", "=", message.id), ("res_partner_id", "=", submitter.id)]
+        )
+        self.assertEqual(notification.notification_type, "email")
         self.authenticate(self.user_portal.login, self.user_portal.login)
         listing = self._page("/my/registration")
         self.assertIn("Returned", listing)
