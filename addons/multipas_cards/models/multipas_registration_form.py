@@ -1032,8 +1032,8 @@ class MultipasRegistrationForm(models.Model):
         form = self.with_context(lang=submitter.lang or self.env.lang)
         form.message_post(
             body=form.env._(
-                "Your registration form %(name)s was returned: %(reason)s "
-                "Correct it and send it again in your cabinet, under “Registration forms”.",
+                "Your registration form %(name)s was returned. Correct it and send it "
+                "again in your cabinet, under “Registration forms”. The reason: %(reason)s",
                 name=form.name,
                 reason=reason,
             ),
