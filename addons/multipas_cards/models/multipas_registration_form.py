@@ -1018,16 +1018,17 @@ class MultipasRegistrationForm(models.Model):
             }
         )
         for form in self:
-            form.message_post(body=self.env._("Returned: %(reason)s", reason=reason))
-            form._notify_submitter_of_return(reason)
+            form._log_return(reason)
         self.package_id._update_processed()
 
-    def _notify_submitter_of_return(self, reason):
-        """Tell the guardian who filled the form in on the portal, by mail and
-        in their language, why it came back and where to correct it."""
+    def _log_return(self, reason):
+        """Say in the chatter why the form came back. A form filled in on the
+        portal: addressed to that guardian (so mailed), in their language,
+        with where to correct it; any other form: a note for the school."""
         self.ensure_one()
         submitter = self.submitter_partner_id
         if not submitter:
+            self.message_post(body=self.env._("Returned: %(reason)s", reason=reason))
             return
         form = self.with_context(lang=submitter.lang or self.env.lang)
         form.message_post(
