@@ -823,6 +823,51 @@ class MultipasPortal(payment_portal.PaymentPortal):
             status=400 if error else 200,
         )
 
+    # === CHANGE OF DATA (§4.1.2) === #
+
+    @http.route(
+        "/my/children/<int:child_id>/change",
+        type="http",
+        auth="user",
+        website=True,
+        methods=["GET", "POST"],
+        csrf=False,  # checked by _multipas_csrf_failed, with a translated message
+    )
+    def multipas_change(self, child_id, **kw):
+        child = self._multipas_child(child_id)
+        if self._multipas_view_only():
+            return self._multipas_forbidden(child)
+        Form = request.env["multipas.registration.form"]
+        errors = {}
+        if request.httprequest.method == "POST":
+            refused = self._multipas_csrf_failed(kw)
+            if refused:
+                return refused
+            form, errors = Form._portal_submit_change(child, kw)
+            if form:
+                return request.redirect(f"/my/registration?submitted={form.id}")
+            values = {key: value for key, value in kw.items() if isinstance(value, str)}
+        else:
+            values = Form._portal_change_defaults(child)
+        child_sudo = child.sudo()
+        return self._multipas_render(
+            "multipas_cards.portal_child_change",
+            {
+                "page_name": "multipas_child_change",
+                "multipas_breadcrumbs": self._multipas_breadcrumbs(
+                    child, request.env._("Change of data")
+                ),
+                "child": child,
+                "school": child_sudo.school_id,
+                "school_class": child_sudo.class_id,
+                "pending": Form._portal_pending_change(child),
+                "benefits": Form._portal_options()["benefits"],
+                "values": values,
+                "errors": errors,
+            },
+            status=400 if errors else 200,
+        )
+
     # === LIMITS === #
 
     @http.route(

@@ -9,6 +9,8 @@ else from the request.
 import base64
 import re
 
+from markupsafe import Markup
+
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import email_normalize
@@ -43,6 +45,19 @@ PORTAL_FIELDS = (
     "g_email",
     "accept_contract",
     "accept_consent",
+)
+# What a guardian may correct about their child (§4.1.2). The school and the
+# class are the school's to change (class moves, roll-over), the photo has its
+# own page with the school's approval; the note tells the school the rest.
+CHANGE_PORTAL_FIELDS = (
+    "last_name",
+    "first_name",
+    "patronymic",
+    "birth_date",
+    "benefit_category_id",
+    "allergies",
+    "diet",
+    "change_note",
 )
 
 
@@ -192,8 +207,91 @@ class MultipasRegistrationForm(models.Model):
         )
         return form, {}
 
+    # === CHANGE FORMS (§4.1.2) === #
+
     @api.model
-    def _portal_check_child(self, check, options):
+    def _portal_change_defaults(self, holder):
+        """The child's data on file, as the change form shows them first."""
+        vals = self._change_form_defaults(holder)
+        values = {key: vals.get(key) or "" for key in CHANGE_PORTAL_FIELDS}
+        values.update(
+            birth_date=fields.Date.to_string(vals["birth_date"]) if vals["birth_date"] else "",
+            benefit_category_id=str(vals["benefit_category_id"] or ""),
+        )
+        return values
+
+    @api.model
+    def _portal_pending_change(self, holder):
+        """A change form for ``holder`` still on its way (at the school or
+        with the operator), read as superuser: the guardian may not have
+        filled it in themselves."""
+        return self.sudo().search(
+            [
+                ("form_type", "=", "change"),
+                ("target_cardholder_id", "=", holder.id),
+                ("state", "in", ("draft", "submitted")),
+            ],
+            limit=1,
+        )
+
+    @api.model
+    def _portal_submit_change(self, holder, post):
+        """File a change form for ``holder`` with what the current user, one
+        of their guardians, typed: the new data, underlined for the school
+        (the form's table of changes), go the way of a paper form.
+
+        :returns: ``(form, errors)`` as :meth:`_portal_submit`
+        """
+        _ = self.env._
+        holder = self.env["res.partner"]._multipas_guardian_check(holder, act=True)
+        partner = self.env.user.partner_id
+        check = _PortalCheck(self.env, post, CHANGE_PORTAL_FIELDS)
+        child = self._portal_check_child(check, self._portal_options(), with_class=False)
+        note = check.note("change_note")
+        errors = check.errors
+        pending = self._portal_pending_change(holder)
+        if pending:
+            errors["form"] = _(
+                "Form %(name)s with changes for %(child)s is already on its way: wait until "
+                "it is processed, or call the school.",
+                name=pending.name,
+                child=holder.name,
+            )
+        if errors:
+            return self.browse(), errors
+        holder_sudo = holder.sudo()
+        vals = {
+            **child,
+            "school_id": holder_sudo.school_id.id,
+            "class_grade": holder_sudo.class_id.grade,
+            "class_letter": holder_sudo.class_id.letter or False,
+            "form_type": "change",
+            "holder_kind": holder_sudo.kind,
+            "target_cardholder_id": holder.id,
+            "form_date": fields.Date.context_today(self),
+            "source": "portal",
+            "submitter_partner_id": partner.id,
+        }
+        if not self.sudo().new(vals)._diff_with_target():
+            return self.browse(), {
+                "form": _(
+                    "This is what we have on file already: correct what has changed, or go back."
+                )
+            }
+        form = self.sudo().with_context(mail_create_nosubscribe=True).create(vals)
+        body = _(
+            "Filled in on the portal by %(name)s, guardian of %(child)s: new data for the "
+            "cardholder.",
+            name=partner.name,
+            child=holder.name,
+        )
+        if note:
+            body = Markup("%s<br/>%s") % (body, _("Their note: %(note)s", note=note))
+        form.message_post(body=body)
+        return form, {}
+
+    @api.model
+    def _portal_check_child(self, check, options, with_class=True):
         _ = self.env._
         errors, values = check.errors, check.values
         birth_date = check.date("birth_date")
@@ -202,12 +300,15 @@ class MultipasRegistrationForm(models.Model):
             errors["birth_date"] = _("Enter the child's birth date.")
         elif birth_date >= today or birth_date.year < today.year - 25:
             errors["birth_date"] = _("The birth date doesn't look right.")
-        grade = int(values["class_grade"]) if values["class_grade"].isdigit() else None
-        if grade not in options["grades"]:
-            errors["class_grade"] = _("Choose the grade.")
-        letter = values["class_letter"].upper()
-        if not LETTER_RE.match(letter):
-            errors["class_letter"] = _("Enter the class letter, e.g. А.")
+        school_class = {}
+        if with_class:
+            grade = int(values["class_grade"]) if values["class_grade"].isdigit() else None
+            if grade not in options["grades"]:
+                errors["class_grade"] = _("Choose the grade.")
+            letter = values["class_letter"].upper()
+            if not LETTER_RE.match(letter):
+                errors["class_letter"] = _("Enter the class letter, e.g. А.")
+            school_class = {"class_grade": grade, "class_letter": letter}
         benefit = options["benefits"].browse()
         if values["benefit_category_id"]:
             benefit = options["benefits"].filtered(
@@ -220,8 +321,7 @@ class MultipasRegistrationForm(models.Model):
             "first_name": check.name("first_name", _("Enter the child's first name.")),
             "patronymic": check.name("patronymic"),
             "birth_date": birth_date,
-            "class_grade": grade,
-            "class_letter": letter,
+            **school_class,
             "benefit_category_id": benefit.id,
             "allergies": check.note("allergies"),
             "diet": check.note("diet"),
@@ -260,9 +360,9 @@ class MultipasRegistrationForm(models.Model):
 class _PortalCheck:
     """The typed values of a portal form and the errors found in them."""
 
-    def __init__(self, env, post):
+    def __init__(self, env, post, keys=PORTAL_FIELDS):
         self.env = env
-        self.values = {key: (post.get(key) or "").strip() for key in PORTAL_FIELDS}
+        self.values = {key: (post.get(key) or "").strip() for key in keys}
         self.errors = {}
 
     def name(self, key, missing=None):

@@ -6,7 +6,8 @@ from .portal_common import MultipasPortalCommon
 class PortalTourCommon(MultipasPortalCommon):
     """The tour static/tests/tours/portal_cabinet_tour.js in Chromium: a
     guardian sees the children, tops up 500 with the demo provider and sees
-    the balance change, blocks the card and uploads a photo. The tour also
+    the balance change, blocks the card, uploads a photo and reports a
+    changed diet. The tour also
     fails on sideways scrolling, tap targets under 44 px and unlabelled
     inputs on every page it visits."""
 
@@ -17,6 +18,11 @@ class PortalTourCommon(MultipasPortalCommon):
         self.assertAlmostEqual(self.account_a1.balance, balance + 500.0)
         self.assertEqual(self.card_a1.state, "blocked")
         self.assertEqual(self.pupil_a1.photo_state, "pending")
+        change = self.env["multipas.registration.form"].search(
+            [("target_cardholder_id", "=", self.pupil_a1.id)]
+        )
+        self.assertEqual((change.form_type, change.changed_fields), ("change", "birth_date,diet"))
+        self.assertEqual(change.diet, "no pork")
 
 
 @tagged("post_install", "-at_install", "multipas_portal", "multipas_portal_tour")

@@ -825,6 +825,115 @@ class TestRegistrationPortalIntake(RegistrationCommon):
 
 
 @tagged("post_install", "-at_install", "multipas_registration")
+class TestRegistrationPortalChange(RegistrationCommon):
+    """A guardian reports changed data of their child on the portal (§4.1.2)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.user_guardian_a.partner_id.write(
+            {"multipas_consent_date": cls.form_day, "multipas_contract_date": cls.form_day}
+        )
+
+    def _submit_change(self, user=None, holder=None, **values):
+        user = user or self.user_guardian_a
+        holder = holder or self.pupil_a1
+        Form = self.Form.with_user(user)
+        post = Form._portal_change_defaults(holder)
+        post.update(values)
+        return Form._portal_submit_change(holder.with_user(user), post)
+
+    def test_defaults_are_the_data_on_file(self):
+        """Test that the change form starts from the child's current data."""
+        self.pupil_a1.allergies = "nuts"
+        values = self.Form.with_user(self.user_guardian_a)._portal_change_defaults(self.pupil_a1)
+        self.assertEqual(values["last_name"], self.pupil_a1.last_name)
+        self.assertEqual(values["birth_date"], "2015-04-02")
+        self.assertEqual(values["allergies"], "nuts")
+        self.assertEqual(values["change_note"], "")
+
+    def test_change_is_filed_for_the_school_with_what_changed(self):
+        """Test that a guardian's corrections become a draft change form of the
+        child's school, marking exactly the changed fields, with the note in
+        the chatter (as text) and visible to the coordinator, not to another school."""
+        form, errors = self._submit_change(
+            last_name="Mpnewname", allergies="milk", change_note="Name changed <b>in court</b>"
+        )
+        self.assertEqual(errors, {})
+        form = form.sudo()
+        self.assertEqual((form.state, form.source, form.form_type), ("draft", "portal", "change"))
+        self.assertEqual(form.target_cardholder_id, self.pupil_a1)
+        self.assertEqual(form.school_id, self.school_a)
+        self.assertEqual(form.submitter_partner_id, self.user_guardian_a.partner_id)
+        self.assertEqual(form.changed_fields, "last_name,allergies")
+        self.assertTrue(form.is_complete, form.missing_info)
+        body = form.message_ids[0].body
+        self.assertIn("Name changed &lt;b&gt;in court&lt;/b&gt;", body)
+        coordinator_forms = self.Form.with_user(self.user_coordinator).search([])
+        self.assertIn(form, coordinator_forms)
+        self.assertEqual(self.Form._portal_state_label(form), "At the school")
+
+    def test_applied_change_updates_the_child(self):
+        """Test that the operator applies the portal change like a paper one:
+        the child's name changes and a new card is suggested (the name is printed)."""
+        form, _errors = self._submit_change(last_name="Mpnewname")
+        form = form.sudo().with_env(self.env)
+        self._submitted(form)
+        form.with_user(self.user_clerk).action_process()
+        self.assertEqual(self.pupil_a1.last_name, "Mpnewname")
+        self.assertTrue(form.reissue_suggested)
+        self.assertEqual(self.Form._portal_state_label(form), "Changes applied")
+
+    def test_nothing_changed_is_refused(self):
+        """Test that sending the data on file back files nothing."""
+        form, errors = self._submit_change(change_note="all good")
+        self.assertFalse(form)
+        self.assertIn("on file already", errors["form"])
+        self.assertFalse(self.Form.sudo().search([("target_cardholder_id", "=", self.pupil_a1.id)]))
+
+    def test_bad_input_is_refused(self):
+        """Test that an empty name, an impossible birth date, an unknown benefit
+        or an overlong note are named field by field and file nothing."""
+        form, errors = self._submit_change(
+            first_name="", birth_date="2999-01-01", benefit_category_id="999999",
+            change_note="x" * 1001,
+        )  # fmt: skip
+        self.assertFalse(form)
+        self.assertEqual(
+            set(errors), {"first_name", "birth_date", "benefit_category_id", "change_note"}
+        )
+        self.assertFalse(self.Form.sudo().search([("target_cardholder_id", "=", self.pupil_a1.id)]))
+
+    def test_one_change_at_a_time(self):
+        """Test that a second change form waits until the first one is processed."""
+        first, _errors = self._submit_change(allergies="milk")
+        form, errors = self._submit_change(diet="no pork")
+        self.assertFalse(form)
+        self.assertIn(first.sudo().name, errors["form"])
+        self._submitted(first.sudo().with_env(self.env))
+        form, errors = self._submit_change(diet="no pork")
+        self.assertFalse(form)
+        first.sudo().with_env(self.env).with_user(self.user_clerk).action_process()
+        form, errors = self._submit_change(diet="no pork")
+        self.assertEqual(errors, {})
+        self.assertEqual(form.sudo().changed_fields, "diet")
+
+    def test_only_an_acting_guardian_files_a_change(self):
+        """Test that another family's parent, a parent with view-only access and
+        a guardian of a child who left can't file a change, and nothing is filed."""
+        with self.assertRaises(AccessError):
+            self._submit_change(user=self.user_guardian_b, allergies="milk")
+        self.user_guardian_a.partner_id.multipas_view_only = True
+        with self.assertRaises(AccessError):
+            self._submit_change(allergies="milk")
+        self.user_guardian_a.partner_id.multipas_view_only = False
+        self.pupil_a1.state = "left"
+        with self.assertRaises(AccessError):
+            self._submit_change(allergies="milk")
+        self.assertFalse(self.Form.sudo().search([("target_cardholder_id", "=", self.pupil_a1.id)]))
+
+
+@tagged("post_install", "-at_install", "multipas_registration")
 class TestRegistrationErasure(RegistrationCommon):
     def test_erase_personal_data_of_the_forms(self):
         """Test that erasing a leaver's forms leaves no name, birth date,

@@ -158,3 +158,69 @@ class TestRegistrationPortalPages(RegistrationCommon, HttpCase):
         response = self.url_open("/my/registration", allow_redirects=False)
         self.assertIn(response.status_code, (302, 303))
         self.assertIn("/web/login", response.headers["Location"])
+
+    def _change_data(self, page, **values):
+        data = self.Form._portal_change_defaults(self.pupil_a1)
+        data.update(values, csrf_token=CSRF_RE.search(page).group(1))
+        return {key: value for key, value in data.items() if value is not None}
+
+    def _changes_of_a1(self):
+        return self.Form.sudo().search([("target_cardholder_id", "=", self.pupil_a1.id)])
+
+    def test_change_of_data_from_the_childs_page(self):
+        """Test that a guardian reaches the change form from the child's page,
+        finds it filled in with the data on file and every input labelled; a
+        wrong post comes back with the errors (400) and files nothing, a right
+        one files the change and lists it among their forms."""
+        self.user_guardian_a.partner_id.multipas_consent_date = self.form_day
+        self.authenticate(self.user_guardian_a.login, self.user_guardian_a.login)
+        child_url = f"/my/children/{self.pupil_a1.id}"
+        self.assertIn(f'href="{child_url}/change"', self._page(child_url))
+        page = self._page(f"{child_url}/change")
+        self.assertIn(f'value="{self.pupil_a1.last_name}"', page)
+        self.assertIn('value="2015-04-02"', page)
+        form_html = page[page.index('class="o_multipas_change_form"') :]
+        ids = set(re.findall(r'<(?:input|select|textarea)[^>]* id="(mp_[a-z_]+)"', form_html))
+        labels = set(re.findall(r'<label[^>]* for="(mp_[a-z_]+)"', form_html))
+        self.assertTrue(ids)
+        self.assertEqual(ids - labels, set())
+
+        response = self.url_open(
+            f"{child_url}/change", data=self._change_data(page, first_name="", diet="no pork")
+        )
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("Enter the child&#39;s first name.", response.text)
+        self.assertIn("no pork", response.text)
+        self.assertFalse(self._changes_of_a1())
+
+        response = self.url_open(
+            f"{child_url}/change",
+            data=self._change_data(page, diet="no pork"),
+            allow_redirects=False,
+        )
+        self.assertEqual(response.status_code, 303)
+        form = self._changes_of_a1()
+        self.assertEqual(len(form), 1)
+        self.assertEqual(form.changed_fields, "diet")
+        self.assertIn(f"/my/registration?submitted={form.id}", response.headers["Location"])
+        listing = self._page(f"/my/registration?submitted={form.id}")
+        self.assertIn(form.name, listing)
+        self.assertIn("change of data", listing)
+        # a second one waits for the first: the page says so
+        self.assertIn("on its way already", self._page(f"{child_url}/change"))
+
+    def test_change_of_data_is_closed_to_others(self):
+        """Test that another family's parent gets a plain 404 for the page and
+        the post, a post without the CSRF token is refused, and nothing is filed."""
+        url = f"/my/children/{self.pupil_a1.id}/change"
+        self.authenticate(self.user_guardian_b.login, self.user_guardian_b.login)
+        self.assertEqual(self.url_open(url).status_code, 404)
+        own = self._page(f"/my/children/{self.pupil_b.id}/change")
+        response = self.url_open(url, data=self._change_data(own, diet="no pork"))
+        self.assertEqual(response.status_code, 404)
+        self.authenticate(self.user_guardian_a.login, self.user_guardian_a.login)
+        page = self._page(url)
+        data = self._change_data(page, diet="no pork")
+        data.pop("csrf_token")
+        self.assertEqual(self.url_open(url, data=data).status_code, 400)
+        self.assertFalse(self._changes_of_a1())

@@ -4,7 +4,7 @@ import { registry } from "@web/core/registry";
  * The parents' cabinet walked by a guardian, at phone and at desktop width
  * (tests/test_portal_tour.py): see the children, top up with the demo
  * payment provider and see the balance change, block the card, upload a
- * photo. On every page: nothing wider than the screen, every tap target at
+ * photo, report a changed diet. On every page: nothing wider than the screen, every tap target at
  * least 44 px high and every input labelled.
  */
 
@@ -172,5 +172,41 @@ registry.category("web_tour.tours").add("multipas_portal_cabinet", {
             trigger: ".o_multipas_photo_state",
         },
         layoutStep("the photo page after the upload", ".o_multipas_photo_state"),
+        {
+            content: "Back to the child",
+            trigger: "ol.o_portal_submenu a[href^='/my/children/']",
+            run: "click",
+        },
+        {
+            content: "The diet changed: open the change of data",
+            trigger: "#multipas_child_actions .o_multipas_change_link",
+            run: "click",
+        },
+        layoutStep("the change of data", ".o_multipas_change_form"),
+        {
+            content: "The form starts from the data on file",
+            trigger: ".o_multipas_change_form #mp_last_name[value=Mptestova]",
+        },
+        {
+            content: "The birth date is not on file: give it",
+            trigger: ".o_multipas_change_form #mp_birth_date",
+            run() {
+                document.querySelector("#mp_birth_date").value = "2015-04-02";
+            },
+        },
+        {
+            content: "Write the new diet",
+            trigger: ".o_multipas_change_form #mp_diet",
+            run: "edit no pork",
+        },
+        {
+            content: "Send it to the school",
+            trigger: ".o_multipas_change_form button[type=submit]",
+            run: "click",
+        },
+        {
+            content: "The change is listed among the registration forms",
+            trigger: ".o_multipas_registration_forms .o_multipas_change_badge",
+        },
     ],
 });
