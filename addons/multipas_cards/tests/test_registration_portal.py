@@ -41,6 +41,14 @@ class TestRegistrationPortalPages(RegistrationCommon, HttpCase):
         data.update(values)
         return {key: value for key, value in data.items() if value is not None}
 
+    def _assert_inputs_labelled(self, page, form_class):
+        """Every input, select and textarea of the form has a label."""
+        form_html = page[page.index(f'class="{form_class}"') :]
+        ids = set(re.findall(r'<(?:input|select|textarea)[^>]* id="(mp_[a-z_]+)"', form_html))
+        labels = set(re.findall(r'<label[^>]* for="(mp_[a-z_]+)"', form_html))
+        self.assertTrue(ids)
+        self.assertEqual(ids - labels, set())
+
     def _mine(self, user):
         return self.Form.sudo().search([("submitter_partner_id", "=", user.partner_id.id)])
 
@@ -58,11 +66,7 @@ class TestRegistrationPortalPages(RegistrationCommon, HttpCase):
         self.assertRegex(page, CSRF_RE)
         self.assertIn('value="Mpwebova"', page)
         self.assertIn('value="Ivanovna"', page)
-        form_html = page[page.index('class="o_multipas_registration_form"') :]
-        ids = set(re.findall(r'<(?:input|select|textarea)[^>]* id="(mp_[a-z_]+)"', form_html))
-        labels = set(re.findall(r'<label[^>]* for="(mp_[a-z_]+)"', form_html))
-        self.assertTrue(ids)
-        self.assertEqual(ids - labels, set())
+        self._assert_inputs_labelled(page, "o_multipas_registration_form")
 
     def test_post_files_the_form_and_lists_it(self):
         """Test that a valid post files the form, redirects to the list which
@@ -179,11 +183,7 @@ class TestRegistrationPortalPages(RegistrationCommon, HttpCase):
         page = self._page(f"{child_url}/change")
         self.assertIn(f'value="{self.pupil_a1.last_name}"', page)
         self.assertIn('value="2015-04-02"', page)
-        form_html = page[page.index('class="o_multipas_change_form"') :]
-        ids = set(re.findall(r'<(?:input|select|textarea)[^>]* id="(mp_[a-z_]+)"', form_html))
-        labels = set(re.findall(r'<label[^>]* for="(mp_[a-z_]+)"', form_html))
-        self.assertTrue(ids)
-        self.assertEqual(ids - labels, set())
+        self._assert_inputs_labelled(page, "o_multipas_change_form")
 
         response = self.url_open(
             f"{child_url}/change", data=self._change_data(page, first_name="", diet="no pork")
