@@ -6,7 +6,8 @@ to process, a change of class to apply, a form returned for want of consent),
 a handed-over package whose count didn't match (with the coordinator's note),
 and a draft package with a staff member's form; the demo parent has filled in
 a form on the portal. GYM2: a draft package whose declared count is wrong, so
-it can't be handed over yet.
+it can't be handed over yet, and a change of diet the second demo parent
+reported on the portal.
 """
 
 import logging
@@ -381,6 +382,18 @@ class _DemoForms:
         )
         if errors:
             _logger.warning("Multipas demo: the portal form was refused: %s", errors)
+
+        # The second demo parent reports a new diet on the portal (§4.1.2):
+        # a change form waiting at GYM2.
+        parent2 = self.env.ref("multipas_cards.user_parent2")
+        child = parent2.partner_id.multipas_child_ids.filtered(lambda h: h.state == "enrolled")[:1]
+        if child:
+            Form2 = self._as(parent2)["multipas.registration.form"].with_context(tz=self.gym2.tz)
+            post = Form2._portal_change_defaults(child)
+            post.update(diet="Без свинины", change_note="Семья не ест свинину.")
+            _form, errors = Form2._portal_submit_change(child.with_user(parent2), post)
+            if errors:
+                _logger.warning("Multipas demo: the portal change was refused: %s", errors)
 
         # GYM2: a draft package whose declared count is wrong.
         coordinator2 = self._as(self.coordinator2)
