@@ -10,10 +10,11 @@ import base64
 import re
 
 from markupsafe import Markup
+from psycopg2 import errors as pg_errors
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import email_normalize
+from odoo.tools import SQL, email_normalize
 from odoo.tools.image import image_process
 from odoo.tools.mimetypes import guess_mimetype
 
@@ -61,8 +62,27 @@ CHANGE_PORTAL_FIELDS = (
 )
 
 
+# At most one portal change form per child is on its way at a time. The check
+# in _portal_submit_change reads its request's snapshot, so two requests at
+# once (a double tap on a slow connection) would both pass it: this index
+# makes the second one fail instead, and that failure is answered like the check.
+OPEN_PORTAL_CHANGE_INDEX = "multipas_registration_form_open_portal_change_uniq"
+
+
 class MultipasRegistrationForm(models.Model):
     _inherit = "multipas.registration.form"
+
+    def init(self):
+        res = super().init()
+        self.env.cr.execute(
+            SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS %s ON multipas_registration_form "
+                "(target_cardholder_id) WHERE form_type = 'change' AND source = 'portal' "
+                "AND state IN ('draft', 'submitted')",
+                SQL.identifier(OPEN_PORTAL_CHANGE_INDEX),
+            )
+        )
+        return res
 
     @api.model
     def _portal_domain(self, partner):
@@ -251,12 +271,7 @@ class MultipasRegistrationForm(models.Model):
         errors = check.errors
         pending = self._portal_pending_change(holder)
         if pending:
-            errors["form"] = _(
-                "Form %(name)s with changes for %(child)s is already on its way: wait until "
-                "it is processed, or call the school.",
-                name=pending.name,
-                child=holder.name,
-            )
+            errors["form"] = self._portal_change_pending_error(holder, pending)
         if errors:
             return self.browse(), errors
         holder_sudo = holder.sudo()
@@ -278,7 +293,13 @@ class MultipasRegistrationForm(models.Model):
                     "This is what we have on file already: correct what has changed, or go back."
                 )
             }
-        form = self.sudo().with_context(mail_create_nosubscribe=True).create(vals)
+        try:
+            with self.env.cr.savepoint():
+                form = self.sudo().with_context(mail_create_nosubscribe=True).create(vals)
+        except pg_errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != OPEN_PORTAL_CHANGE_INDEX:
+                raise
+            return self.browse(), {"form": self._portal_change_pending_error(holder)}
         body = _(
             "Filled in on the portal by %(name)s, guardian of %(child)s: new data for the "
             "cardholder.",
@@ -289,6 +310,21 @@ class MultipasRegistrationForm(models.Model):
             body = Markup("%s<br/>%s") % (body, _("Their note: %(note)s", note=note))
         form.message_post(body=body)
         return form, {}
+
+    @api.model
+    def _portal_change_pending_error(self, holder, pending=None):
+        if pending:
+            return self.env._(
+                "Form %(name)s with changes for %(child)s is already on its way: wait until "
+                "it is processed, or call the school.",
+                name=pending.name,
+                child=holder.name,
+            )
+        return self.env._(
+            "A form with changes for %(child)s is already on its way: wait until it is "
+            "processed, or call the school.",
+            child=holder.name,
+        )
 
     @api.model
     def _portal_check_child(self, check, options, with_class=True):

@@ -8,6 +8,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form as FormView
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .registration_common import RegistrationCommon
 
@@ -917,6 +918,22 @@ class TestRegistrationPortalChange(RegistrationCommon):
         form, errors = self._submit_change(diet="no pork")
         self.assertEqual(errors, {})
         self.assertEqual(form.sudo().changed_fields, "diet")
+
+    def test_a_change_racing_another_is_refused(self):
+        """Test that a second change sent while the first one's request hadn't
+        committed yet (so the check can't see it: a double tap) is refused by
+        the database, answered with the same sentence, and files nothing."""
+        self._submit_change(allergies="milk")
+        Form = type(self.Form)
+        with (
+            patch.object(Form, "_portal_pending_change", lambda self, holder: self.browse()),
+            mute_logger("odoo.sql_db"),
+        ):
+            form, errors = self._submit_change(diet="no pork")
+        self.assertFalse(form)
+        self.assertIn("already on its way", errors["form"])
+        changes = self.Form.sudo().search([("target_cardholder_id", "=", self.pupil_a1.id)])
+        self.assertEqual(changes.mapped("allergies"), ["milk"])
 
     def test_only_an_acting_guardian_files_a_change(self):
         """Test that another family's parent, a parent with view-only access and
