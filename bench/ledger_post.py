@@ -718,6 +718,11 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
+    # `--diagnose ''` runs no diagnosis; a typo is refused before minutes of work
+    args.diagnose = [mode for mode in args.diagnose.split(",") if mode.strip()]
+    unknown = [m for m in args.diagnose if m not in (*DIAGNOSIS_MODES, "pgbench_fn")]
+    if unknown:
+        parser.error(f"--diagnose: unknown mode {', '.join(unknown)}")
 
     common.wait_quiet(args.wait_quiet, 600)
     report = {"benchmark": "ledger_post", "argv": sys.argv[1:], "machine": common.machine_info()}
@@ -827,7 +832,7 @@ def main(argv=None):
             }
             report["posting_statement"] = captured.code.strip()
             report["diagnosis"] = {}
-            for mode in args.diagnose.split(","):
+            for mode in args.diagnose:
                 if mode == "pgbench_fn":
                     common.say(f"diagnosis {mode}: pgbench calls the posting function")
                     diag = run_pgbench_function(
@@ -838,8 +843,6 @@ def main(argv=None):
                     report["diagnosis"][mode] = diag
                     common.say(f"  {diag['tps']:.0f} postings/s")
                     continue
-                if mode not in DIAGNOSIS_MODES:
-                    raise SystemExit(f"--diagnose: unknown mode {mode}")
                 common.say(
                     f"diagnosis {mode}: the posting statement alone, {args.sql_only_seconds}s"
                 )
