@@ -1,6 +1,7 @@
 # Developer and CI entry points. Odoo 18.0 itself is a prerequisite (see README).
 #   make setup                    Debian packages, PostgreSQL, Python packages, OCA wheels
 #   make demo [DB=..] [PORT=..]   database with demo data, served on http://localhost:8069 (or PORT)
+#   make box [DB=..] [PORT=..]    a box with a simulated till reader for that demo (while make demo runs)
 #   make test                     every suite; closes with "N passed, N failed"
 #   make lint                     ruff + pylint-odoo mandatory checks
 #   make format                   let ruff fix import order and formatting
@@ -25,10 +26,10 @@ ODOO := cd var && $(PYTHON) -m odoo
 LINT_DIRS := $(wildcard addons devices tests bench tools)
 ADDON_DIRS := $(patsubst %/__manifest__.py,%,$(wildcard addons/*/__manifest__.py))
 
-.PHONY: help setup demo test lint format pot readme
+.PHONY: help setup demo box test lint format pot readme
 
 help:
-	@sed -n '2,8s/^# *//p' Makefile
+	@sed -n '2,9s/^# *//p' Makefile
 
 setup:
 	bash tools/setup.sh
@@ -77,6 +78,15 @@ demo:
 	# generator switches its logins to it when the language is loaded).
 	exec $(PYTHON) -m odoo -d "$(DB)" --addons-path="$$addons_path" --db-filter='^$(DB)$$' \
 	    --http-port=$(PORT) $${todo:+-i "$$todo" --load-language=ru_RU}
+
+# The card-reader box of devices/ with a simulated till reader, talking to the demo
+# served by `make demo` (run that first, in another terminal). tools/demo_box.py gives the
+# demo canteen till a key and writes var/box/multipas-box.toml; the status page is
+# http://127.0.0.1:8765/ and the taps show up in Odoo under Multipas › Devices.
+box:
+	$(PYTHON) tools/demo_box.py --db "$(DB)" --url "http://localhost:$(PORT)" --out "$(CURDIR)/var/box"
+	cd devices/src
+	exec $(PYTHON) -m multipas_box --foreground --config "$(CURDIR)/var/box/multipas-box.toml"
 
 # Mechanics only: translating ru.po is someone else's work.
 pot:
