@@ -43,6 +43,7 @@
         "views/multipas_registration_menus.xml",
         "views/portal_registration_templates.xml",
         "data/multipas_card_batch_sequence.xml",
+        "report/multipas_report_layout.xml",
         "report/multipas_card_batch_reports.xml",
         "report/multipas_card_batch_act_templates.xml",
         "report/multipas_issuance_sheet_templates.xml",

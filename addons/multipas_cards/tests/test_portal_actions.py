@@ -562,6 +562,9 @@ class TestPortalMovements(MultipasPortalCommon, HttpCase):
         self.assertEqual(response.status_code, 200)
         self.assertIn(self.account_a1.number, response.text)
         self.assertIn("Opening balance", response.text)
+        # on the operator's letterhead
+        self.assertIn("o_multipas_letterhead", response.text)
+        self.assertIn(self.account_a1.company_id.name, response.text)
         self.assertIn("85", response.text)
         # The top-up was posted by staff, not by this guardian: no note shown.
         self.assertNotIn("Test top-up", response.text)
