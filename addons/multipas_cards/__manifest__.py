@@ -77,6 +77,9 @@
         "demo/multipas_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "multipas_cards/static/src/scss/device_key_wizard.scss",
+        ],
         "web.assets_frontend": [
             "multipas_cards/static/src/scss/portal_children.scss",
         ],

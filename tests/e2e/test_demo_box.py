@@ -9,6 +9,7 @@ one that no longer does.
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
 import sys
@@ -129,3 +130,36 @@ def test_demo_box_refuses_an_unknown_device(odoo_server: OdooServer, tmp_path: P
     assert done.returncode != 0
     assert "no device #999999" in done.stderr
     assert not (tmp_path / "box" / "multipas-box.toml").exists()
+
+
+def test_key_dialog_configuration_passes_the_box_check(odoo_server: OdooServer, tmp_path: Path):
+    """The configuration file Odoo's key dialog offers is one the box accepts, for a
+    turnstile (reader and relay) and for a till."""
+    odoo = odoo_server
+    for kind in ("turnstile", "till"):
+        device = odoo.execute(
+            "multipas.device", "search_read", [["kind", "=", kind]], fields=["name"], limit=1
+        )[0]
+        wizard = odoo.execute("multipas.device.key.wizard", "create", {"device_id": device["id"]})
+        (read,) = odoo.execute("multipas.device.key.wizard", "read", [wizard], ["box_config"])
+        text = read["box_config"]
+        assert (
+            f"url = {json.dumps(odoo.execute('ir.config_parameter', 'get_param', 'web.base.url'))}"
+            in text
+        )
+        key_file = tmp_path / f"{kind}.key"
+        key_file.write_text("mpd_" + "x" * 43 + "\n", encoding="utf-8")
+        key_file.chmod(0o600)
+        config = tmp_path / f"{kind}.toml"
+        config.write_text(text.replace("/etc/multipas-box/key", str(key_file)), encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "multipas_box", "--check-config", "-c", str(config)],
+            env=child_env(),
+            cwd=str(REPO / "var"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, f"{kind}: {done.stdout}{done.stderr}\n{text}"
+        assert tomllib.loads(text)["box"]["name"] == device["name"]

@@ -1,11 +1,14 @@
 import uuid
 from datetime import timedelta
 
+import tomllib
+
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from ..models.multipas_device import key_digest
+from ..models.multipas_portal_tools import operator_manager
 from .common import MultipasCommon
 
 
@@ -59,6 +62,54 @@ class TestDevice(MultipasCommon):
         self.assertEqual(self.env.cr.fetchone()[0], 0, "the key is stored in clear")
         self.assertEqual(self.env["multipas.device.key.wizard"].search_count([]), wizards_before)
         self.assertIn(key[:12], self.device.message_ids[0].body)
+
+    def test_key_dialog_offers_the_box_configuration(self):
+        """Test that the key dialog gives a configuration file for the device's
+        box that names this server and the key file, never the key itself."""
+        self.env["ir.config_parameter"].sudo().set_param("web.base.url", "https://odoo.mptest")
+        self.device.name = 'Main "entrance" \\ east'
+        action = self.device.with_user(self.user_manager).action_generate_key()
+        wizard = (
+            self.env[action["res_model"]]
+            .with_user(self.user_manager)
+            .with_context(**action["context"])
+            .create({})
+        )
+        key = action["context"]["default_key"]
+        self.assertEqual(wizard.key, key)
+        self.assertNotIn(key, wizard.box_config)
+        config = tomllib.loads(wizard.box_config)
+        self.assertEqual(config["box"]["name"], 'Main "entrance" \\ east')
+        self.assertEqual(
+            config["server"], {"url": "https://odoo.mptest", "key_file": "/etc/multipas-box/key"}
+        )
+        self.assertEqual(
+            config["reader"],
+            [
+                {
+                    "name": "pcsc-0",
+                    "kind": "pcsc",
+                    "role": "turnstile",
+                    "direction": "in",
+                    "output": "relay-0",
+                }
+            ],
+        )
+        self.assertEqual(config["output"][0]["name"], "relay-0")
+        # a till's box has a till reader and no relay
+        till = self.env["multipas.device"].create(
+            {"name": "Till", "kind": "till", "school_id": self.school_a.id}
+        )
+        wizard.device_id = till
+        config = tomllib.loads(wizard.box_config)
+        self.assertEqual([r["role"] for r in config["reader"]], ["till"])
+        self.assertNotIn("output", config)
+        # in the user's language
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.assertIn(
+            "Сохраните",
+            wizard.with_context(lang="ru_RU").with_user(self.user_manager)._box_config("x"),
+        )
 
     def test_authenticate_bearer(self):
         """Test that the bearer check finds the device by its key only, and
@@ -118,6 +169,21 @@ class TestDevice(MultipasCommon):
             ]
         )
         self.assertEqual(len(done), 1, "the activity is marked done, not deleted")
+
+    def test_silent_device_warning_in_the_managers_language(self):
+        """Test that the scheduled check writes its warning in the language of
+        the manager who receives it, not in its own."""
+        self.env["res.lang"]._activate_lang("ru_RU")
+        manager = operator_manager(self.env)
+        manager.lang = "ru_RU"
+        self._generate_key()
+        self.device.last_seen = fields.Datetime.now() - timedelta(minutes=16)
+        self.env["multipas.device"].with_context(lang="en_US")._cron_check_silent()
+        activity = self._silent_activities()
+        self.assertEqual(activity.user_id, manager)
+        self.assertEqual(activity.summary, "Устройство не на связи")
+        self.assertIn("Model turnstile", activity.note)
+        self.assertIn("не выходит на связь", activity.note)
 
     def test_silence_threshold_per_device(self):
         """Test that each device has its own threshold, and that a device
