@@ -6,6 +6,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.sql_db import TestCursor
 from odoo.tools import SQL, format_amount
 
+from .multipas_portal_tools import in_language_of, operator_manager
+
 _logger = logging.getLogger(__name__)
 
 ENTRY_KINDS = [
@@ -688,14 +690,14 @@ class MultipasAccount(models.Model):
     def _cron_check_integrity(self):
         """Prove balance == Σ entries for every account; raise an activity for
         the operator on each mismatch (once while it stays open)."""
-        problems = self._find_inconsistent_accounts()
+        manager = operator_manager(self.env)
+        # the warnings are written for the manager, in their language
+        accounts = in_language_of(manager, self)
+        problems = accounts._find_inconsistent_accounts()
         if not problems:
             return
         activity_type = self.env.ref("multipas_cards.mail_activity_ledger_mismatch")
-        manager = self.env.ref("multipas_cards.group_operator_manager").sudo().users.filtered(
-            "active"
-        )[:1] or self.env.ref("base.user_admin")
-        for account in self.browse(list(problems)).sudo():
+        for account in accounts.browse(list(problems)).sudo():
             _logger.warning(
                 "Ledger mismatch on account %s: %s", account.number, problems[account.id]
             )
@@ -703,7 +705,7 @@ class MultipasAccount(models.Model):
                 continue
             account.activity_schedule(
                 activity_type_id=activity_type.id,
-                summary=self.env._("Ledger mismatch"),
+                summary=accounts.env._("Ledger mismatch"),
                 note=problems[account.id],
                 user_id=manager.id,
             )

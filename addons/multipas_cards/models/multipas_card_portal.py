@@ -1,7 +1,7 @@
 from odoo import models
 from odoo.exceptions import UserError
 
-from .multipas_portal_tools import school_responsible_user
+from .multipas_portal_tools import in_language_of, school_responsible_user
 
 # Why a guardian may block a card from the cabinet (regulation §8.5).
 PORTAL_BLOCK_REASONS = ("lost", "stolen")
@@ -9,16 +9,20 @@ PORTAL_BLOCK_REASONS = ("lost", "stolen")
 
 def schedule_reserve_card_activity(holder, note):
     """Ask the school coordinator to issue a reserve card to ``holder``
-    (one open activity per child; later requests add to its chatter)."""
+    (one open activity per child; later requests add to its chatter).
+    ``note`` is a function of the holder, so that the note is written in the
+    language of whoever receives it."""
     holder = holder.sudo()
     activity_type = holder.env.ref("multipas_cards.mail_activity_issue_reserve_card")
     if holder.activity_ids.filtered(lambda a: a.activity_type_id == activity_type):
-        holder.message_post(body=note)
+        holder.message_post(body=note(holder))
         return
+    responsible = school_responsible_user(holder.school_id)
+    holder = in_language_of(responsible, holder)
     holder.activity_schedule(
         activity_type_id=activity_type.id,
-        user_id=school_responsible_user(holder.school_id).id,
-        note=note,
+        user_id=responsible.id,
+        note=note(holder),
     )
 
 
@@ -50,16 +54,16 @@ class MultipasCard(models.Model):
             reason,
             self.env._("Blocked by %(guardian)s in the cabinet", guardian=guardian.name),
         )
-        reason_label = dict(card._fields["block_reason"]._description_selection(self.env))[reason]
+        selection = card._fields["block_reason"]._description_selection
         schedule_reserve_card_activity(
             card.holder_id,
-            self.env._(
+            lambda holder: holder.env._(
                 "%(guardian)s blocked card %(number)s of %(child)s in the cabinet "
                 "(%(reason)s). Issue a reserve card within one day (regulation §8.5).",
                 guardian=guardian.name,
                 number=card.number,
-                child=card.holder_id.name,
-                reason=reason_label,
+                child=holder.name,
+                reason=dict(selection(holder.env))[reason],
             ),
         )
         return card.with_env(self.env)

@@ -130,16 +130,16 @@ class MultipasCardReissue(models.Model):
                 "user_id": False,
             }
         )
-        reason_label = dict(self._fields["reason"]._description_selection(self.env))[reason]
+        selection = self._fields["reason"]._description_selection
         schedule_reserve_card_activity(
             holder_sudo,
-            self.env._(
+            lambda holder: holder.env._(
                 "%(guardian)s asked for a new card for %(child)s in the cabinet "
                 "(%(reason)s); quoted fee %(fee)s.",
                 guardian=guardian.name,
-                child=holder_sudo.name,
-                reason=reason_label,
-                fee=holder_sudo.account_id._fmt(fee),
+                child=holder.name,
+                reason=dict(selection(holder.env))[reason],
+                fee=holder.account_id._fmt(fee),
             ),
         )
         return request.with_env(self.env), True

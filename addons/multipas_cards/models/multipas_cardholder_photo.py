@@ -7,7 +7,7 @@ from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools.mimetypes import guess_mimetype
 
-from .multipas_portal_tools import school_responsible_user
+from .multipas_portal_tools import in_language_of, school_responsible_user
 
 # What a guardian may upload (regulation §8.3: the cashier sees the photo).
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
@@ -125,10 +125,12 @@ class MultipasCardholder(models.Model):
         )
         activity_type = self.env.ref("multipas_cards.mail_activity_photo_review")
         if not holder.activity_ids.filtered(lambda a: a.activity_type_id == activity_type):
+            responsible = school_responsible_user(holder.school_id)
+            holder = in_language_of(responsible, holder)
             holder.activity_schedule(
                 activity_type_id=activity_type.id,
-                user_id=school_responsible_user(holder.school_id).id,
-                note=self.env._(
+                user_id=responsible.id,
+                note=holder.env._(
                     "%(guardian)s uploaded a new photo of %(child)s in the cabinet.",
                     guardian=guardian.name,
                     child=holder.name,

@@ -9,6 +9,7 @@ from odoo.fields import Command
 from odoo.tools import consteq, format_datetime
 
 from .multipas_allowlist import card_decision
+from .multipas_portal_tools import in_language_of, operator_manager
 
 # A device key: "mpd_" + 43 URL-safe characters (32 random bytes). Its first
 # KEY_PREFIX_LEN characters are stored in clear to find the device and to let
@@ -440,10 +441,11 @@ class MultipasDevice(models.Model):
         one open activity per device, closed when it reports again."""
         now = fields.Datetime.now()
         activity_type = self.env.ref("multipas_cards.mail_activity_device_silent")
-        manager = self.env.ref("multipas_cards.group_operator_manager").sudo().users.filtered(
-            "active"
-        )[:1] or self.env.ref("base.user_admin")
-        for device in self.search([("key_state", "=", "active")]):
+        manager = operator_manager(self.env)
+        # the warnings are written for the manager, in their language
+        devices = in_language_of(manager, self)
+        env = devices.env
+        for device in devices.search([("key_state", "=", "active")]):
             since = device.last_seen or device.key_date
             if not since or since >= now - timedelta(minutes=device.silent_after):
                 continue
@@ -453,13 +455,13 @@ class MultipasDevice(models.Model):
                 continue
             device.activity_schedule(
                 activity_type_id=activity_type.id,
-                summary=self.env._("Device silent"),
-                note=self.env._(
+                summary=env._("Device silent"),
+                note=env._(
                     "%(device)s at %(school)s has not reported since %(since)s "
                     "(threshold: %(minutes)s minutes).",
                     device=device.name,
                     school=device.school_id.name,
-                    since=format_datetime(self.env, since, tz=device.school_id.tz),
+                    since=format_datetime(env, since, tz=device.school_id.tz),
                     minutes=device.silent_after,
                 ),
                 user_id=manager.id,
@@ -473,7 +475,7 @@ class MultipasDevice(models.Model):
                 ("active", "=", False),
             ]
         )
-        unwatched._close_silent_activities(self.env._("The device is no longer watched."))
+        unwatched._close_silent_activities(env._("The device is no longer watched."))
 
     # === BUTTONS === #
 

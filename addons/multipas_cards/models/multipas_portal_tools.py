@@ -1,4 +1,12 @@
-"""Small helpers shared by the parents' cabinet models (no model here)."""
+"""Small helpers shared by the parents' cabinet models and the operator's
+warnings (no model here)."""
+
+
+def in_language_of(user, records):
+    """``records`` in ``user``'s language: what is written for that user (an
+    activity's summary and note) is in their language, whoever writes it — a
+    scheduled action, or a parent whose cabinet speaks another language."""
+    return records.with_context(lang=user.lang or records.env.lang)
 
 
 def operator_manager(env):

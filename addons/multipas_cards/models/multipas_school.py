@@ -2,6 +2,8 @@ from odoo import api, fields, models
 
 from odoo.addons.base.models.res_partner import _tz_get
 
+from .multipas_portal_tools import in_language_of, operator_manager
+
 # Perm, where the regulation's school is, keeps Yekaterinburg time (UTC+5).
 DEFAULT_SCHOOL_TZ = "Asia/Yekaterinburg"
 
@@ -170,27 +172,26 @@ class MultipasSchool(models.Model):
         # The count is computed without dependencies: a value cached earlier in
         # this transaction (a card has just gone into or out of stock) is stale.
         self.invalidate_recordset(["reserve_count"])
-        manager = self.env.ref("multipas_cards.group_operator_manager").sudo().users.filtered(
-            "active"
-        )[:1] or self.env.ref("base.user_admin")
-        for school in self.sudo().filtered("active"):
+        manager = operator_manager(self.env)
+        # the warnings are written for the manager, in their language
+        schools = in_language_of(manager, self).sudo()
+        _ = schools.env._
+        for school in schools.filtered("active"):
             open_activities = school.activity_ids.filtered(
                 lambda a: a.activity_type_id == activity_type
             )
             if school.reserve_count >= school.reserve_min:
                 # Restocked: the warning has done its job.
                 open_activities.action_feedback(
-                    feedback=self.env._(
-                        "Reserve restocked: %(count)s cards.", count=school.reserve_count
-                    )
+                    feedback=_("Reserve restocked: %(count)s cards.", count=school.reserve_count)
                 )
                 continue
             if open_activities:
                 continue
             school.activity_schedule(
                 activity_type_id=activity_type.id,
-                summary=self.env._("Reserve cards below minimum"),
-                note=self.env._(
+                summary=_("Reserve cards below minimum"),
+                note=_(
                     "%(school)s has %(count)s reserve cards left; the minimum is %(minimum)s.",
                     school=school.name,
                     count=school.reserve_count,

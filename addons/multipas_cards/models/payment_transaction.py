@@ -3,7 +3,7 @@ import logging
 from odoo import fields, models
 from odoo.exceptions import UserError
 
-from .multipas_portal_tools import operator_manager
+from .multipas_portal_tools import in_language_of, operator_manager
 
 _logger = logging.getLogger(__name__)
 
@@ -70,10 +70,12 @@ class PaymentTransaction(models.Model):
         # The money was taken but can't go on the account (closed account,
         # currency): the operator refunds or moves it by hand.
         _logger.warning("Top-up %s not credited to %s: %s", self.reference, account.number, problem)
+        manager = operator_manager(self.env)
+        account = in_language_of(manager, account)
         account.activity_schedule(
             "multipas_cards.mail_activity_topup_not_credited",
-            user_id=operator_manager(self.env).id,
-            note=self.env._(
+            user_id=manager.id,
+            note=account.env._(
                 "Payment %(reference)s of %(amount)s was received but not credited: "
                 "%(problem)s. Refund it or post it by hand.",
                 reference=self.reference,

@@ -5,7 +5,7 @@ import pytz
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 
-from .multipas_portal_tools import operator_manager
+from .multipas_portal_tools import in_language_of, operator_manager
 
 
 class ResPartner(models.Model):
@@ -199,10 +199,11 @@ class ResPartner(models.Model):
         )
         manager = operator_manager(self.env)
         children = ", ".join(partner.multipas_child_ids.mapped("display_name"))
+        partner = in_language_of(manager, partner)
         partner.activity_schedule(
             "multipas_cards.mail_activity_consent_withdrawn",
             user_id=manager.id,
-            note=self.env._(
+            note=partner.env._(
                 "%(guardian)s withdrew the personal data consent in the cabinet. "
                 "Children: %(children)s.",
                 guardian=partner.name,

@@ -342,6 +342,21 @@ class TestPortalPhoto(MultipasPortalCommon, HttpCase):
         pending = self.url_open(f"{self.url}/pending")
         self.assertEqual(pending.headers["Content-Type"], "image/jpeg")
 
+    def test_photo_activity_in_the_coordinators_language(self):
+        """Test that an English-speaking parent's upload gives a Russian-speaking
+        coordinator an activity in Russian."""
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.user_coordinator.lang = "ru_RU"
+        self.assertNotEqual(self.user_guardian_a.lang, "ru_RU")
+        response = self._upload("photo.jpg", make_image(size=(600, 800)))
+        self.assertEqual(response.status_code, 303)
+        activity_type = self.env.ref("multipas_cards.mail_activity_photo_review")
+        activity = self.pupil_a1.activity_ids.filtered(
+            lambda a: a.activity_type_id == activity_type
+        )
+        self.assertEqual(activity.user_id, self.user_coordinator)
+        self.assertIn("загрузил(а) в личном кабинете новое фото", activity.note)
+
     def test_bad_files_are_refused_with_a_message(self):
         """Test that a non-image, a disguised file, a GIF, a 6 MB and a 50 MB
         upload are refused with a sentence and store nothing."""
