@@ -22,27 +22,22 @@ from test_box_odoo import BoxProcess, wait_for
 DEMO_BOX = REPO / "tools" / "demo_box.py"
 
 
-def demo_box(odoo: OdooServer, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """A Python command as the user would run it from the repository, its output kept."""
     return subprocess.run(
-        [
-            sys.executable,
-            str(DEMO_BOX),
-            "--db",
-            odoo.db,
-            "--url",
-            odoo.url,
-            "--out",
-            str(out),
-            "--port",
-            "0",
-            *extra,
-        ],  # fmt: skip
+        [sys.executable, *args],
         env=child_env(),
         cwd=str(REPO / "var"),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
+    )
+
+
+def demo_box(odoo: OdooServer, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        str(DEMO_BOX), "--db", odoo.db, "--url", odoo.url, "--out", str(out), "--port", "0", *extra
     )
 
 
@@ -152,14 +147,6 @@ def test_key_dialog_configuration_passes_the_box_check(odoo_server: OdooServer, 
         key_file.chmod(0o600)
         config = tmp_path / f"{kind}.toml"
         config.write_text(text.replace("/etc/multipas-box/key", str(key_file)), encoding="utf-8")
-        done = subprocess.run(
-            [sys.executable, "-m", "multipas_box", "--check-config", "-c", str(config)],
-            env=child_env(),
-            cwd=str(REPO / "var"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run("-m", "multipas_box", "--check-config", "-c", str(config), timeout=60)
         assert done.returncode == 0, f"{kind}: {done.stdout}{done.stderr}\n{text}"
         assert tomllib.loads(text)["box"]["name"] == device["name"]
