@@ -186,6 +186,9 @@ class TestMultipasUi(BrowserFormsMixin, MultipasCommon, HttpCase):
             if isinstance(menu, dict) and (menu.get("xmlid") or "").startswith("multipas_cards.")
         }
         self.assertEqual(visible, expected, f"menus of {user.login}")
+        # the web client opens the first app: Multipas, not Discuss
+        first_app = menus[menus["root"]["children"][0]]
+        self.assertEqual(first_app["xmlid"], "multipas_cards.menu_root", f"{user.login} lands on")
 
     def _click_everywhere(self, user):
         self.browser_js(
