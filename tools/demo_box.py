@@ -76,12 +76,12 @@ def open_registry(args):
     return odoo.modules.registry.Registry(args.db)
 
 
-def toml_string(value):
-    """A TOML basic string (the values written here have no control characters)."""
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def box_config(args, device, uids, key_file, data_dir):
+    # the addon's quoting, the one its key dialog writes box files with
+    from odoo.addons.multipas_cards.wizards.multipas_device_key_wizard import (  # noqa: PLC0415
+        toml_string,
+    )
+
     cards = ", ".join(toml_string(uid) for uid in uids)
     return f"""\
 # Written by tools/demo_box.py for device #{device.id} ({device.display_name}).
@@ -156,7 +156,13 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    registry = open_registry(args)
+    try:
+        registry = open_registry(args)
+    except Exception as exc:  # noqa: BLE001 - said in one sentence, as the other refusals
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SystemExit(
+            f"demo_box: cannot open database {args.db} ({first_line}): run `make demo` first."
+        ) from None
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415
 
     with registry.cursor() as cr:

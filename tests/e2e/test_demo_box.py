@@ -150,3 +150,10 @@ def test_key_dialog_configuration_passes_the_box_check(odoo_server: OdooServer, 
         done = run("-m", "multipas_box", "--check-config", "-c", str(config), timeout=60)
         assert done.returncode == 0, f"{kind}: {done.stdout}{done.stderr}\n{text}"
         assert tomllib.loads(text)["box"]["name"] == device["name"]
+
+
+def test_demo_box_refuses_a_missing_database(tmp_path: Path):
+    done = run(str(DEMO_BOX), "--db", "multipas_no_such_db", "--out", str(tmp_path / "box"))
+    assert done.returncode != 0
+    assert "cannot open database multipas_no_such_db" in done.stderr
+    assert "Traceback" not in done.stderr
