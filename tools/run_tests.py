@@ -500,8 +500,12 @@ def run_odoo_suite(odoo, addons):
 # --- pytest suites ----------------------------------------------------------------------
 
 PYTEST_COUNT_RE = re.compile(r"(\d+) (passed|failed|errors?|xpassed)\b")
+# pytest's closing line: "7 passed, 3 warnings in 201.62s" — its last count may be any
+# of these, warnings included (a line ending in warnings was once not recognised, and that
+# suite's tests were left out of the total).
 PYTEST_SUMMARY_RE = re.compile(
-    r"(\d+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed)|no tests ran) in [\d.]+s"
+    r"(\d+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?)|no tests ran)"
+    r" in [\d.]+s"
 )
 
 
